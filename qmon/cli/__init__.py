@@ -1,0 +1,67 @@
+"""The `qmon` command line. Each command lives in its own module; this one wires them up.
+
+Exit codes (see `qmon.exit_codes.ExitCode`): 0 ok, 1 a promise missed its objective (only
+with `audit --fail-on-miss`), 2 bad input (config, arguments, files), 3 a store, source or
+channel could not be reached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from qmon import __version__
+from qmon.cli import audit_cmd, demo_cmd, import_cmd, promises_cmd
+from qmon.cli.common import DEFAULT_CONFIG, AppState
+
+app = typer.Typer(
+    name="qmon",
+    help=(
+        "qmon measures whether the promises along your customer journey are kept, "
+        "from your CRM's own records.\n\n"
+        "Start with `qmon demo`. Exit codes: 0 ok; 1 an objective was missed "
+        "(audit --fail-on-miss); 2 bad input; 3 a store or source could not be reached."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qmon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        DEFAULT_CONFIG,
+        "--config",
+        "-c",
+        envvar="QMON_CONFIG",
+        help="The configuration file (promises, calendars, database).",
+        show_default=True,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Global options."""
+    ctx.obj = AppState(config_path=config)
+
+
+app.command("import")(import_cmd.import_events)
+app.command("audit")(audit_cmd.audit)
+app.command("explain")(audit_cmd.explain)
+app.command("demo")(demo_cmd.demo)
+app.add_typer(promises_cmd.app, name="promises")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

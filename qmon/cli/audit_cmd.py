@@ -1,0 +1,175 @@
+"""`qmon audit` and `qmon explain`: compliance over the past, and why one case was late."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from qmon.cli.common import (
+    bad_argument,
+    config_of,
+    console,
+    handle_errors,
+    open_store,
+    parse_date_option,
+    parse_instant_option,
+)
+from qmon.config import QmonConfig, load_config
+from qmon.errors import InputError, Problem
+from qmon.exit_codes import ExitCode
+from qmon.promises.compliance import objective_met
+from qmon.reports.audit import AuditQuery, run_audit
+from qmon.reports.audit_format import print_tables, render_csv, render_json
+from qmon.reports.compare import compare_document, print_comparison
+from qmon.reports.explain import explain_document, explain_subject, print_explanation
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class By(str, Enum):
+    week = "week"
+    owner = "owner"
+    channel = "channel"
+    account = "account"
+
+
+def _check_names(option: str, given: list[str], known: list[str], what: str) -> None:
+    problems = []
+    for name in given:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                Problem(option, None, f"unknown {what} {name!r}{hint}; known: {', '.join(known)}")
+            )
+    if problems:
+        raise InputError(problems)
+
+
+@handle_errors
+def audit(
+    ctx: typer.Context,
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", help="Evaluate as of this instant (ISO-8601; without offset: in the "
+        "config's time zone). Default: now."
+    ),
+    date_from: Optional[str] = typer.Option(
+        None, "--from", help="Only instances that started on or after this date (YYYY-MM-DD, "
+        "config time zone)."
+    ),
+    date_to: Optional[str] = typer.Option(
+        None, "--to", help="Only instances that started before this date (exclusive)."
+    ),
+    promise: list[str] = typer.Option([], "--promise", "-p", help="Only this promise (repeatable)."),
+    phase: list[str] = typer.Option([], "--phase", help="Only promises of this phase (repeatable)."),
+    by: Optional[By] = typer.Option(None, "--by", help="Break down by ISO week, owner, channel "
+                                    "or account."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
+    instances: bool = typer.Option(False, "--instances", help="Also list every instance."),
+    compare_with: Optional[Path] = typer.Option(
+        None, "--compare-with", help="What-if: evaluate the same events under the promises of "
+        "another config file and show how compliance would change.", exists=False
+    ),
+    fail_on_miss: bool = typer.Option(
+        False, "--fail-on-miss", help="Exit with code 1 when a promise misses its objective."
+    ),
+) -> None:
+    """How did we do? Compliance per phase and promise, over any period, as of any instant.
+
+    Examples:
+
+        qmon audit --from 2026-07-01 --to 2026-10-01 --promise quote-24h --by owner
+
+        qmon audit --format json --instances > audit.json
+
+        qmon audit --compare-with config/proposal.yaml
+    """
+    config = config_of(ctx)
+    query = _query(config, as_of, date_from, date_to, promise, phase, by, instances)
+    store = open_store(config)
+    try:
+        if compare_with is not None:
+            other = load_config(compare_with)
+            base = run_audit(config, store, query)
+            alt = run_audit(other, store, query)
+            if fmt == Format.json:
+                typer.echo(json.dumps(compare_document(base, alt), indent=2))
+            else:
+                print_comparison(base, alt, console, str(compare_with))
+            return
+        result = run_audit(config, store, query)
+    finally:
+        store.close()
+    if fmt == Format.json:
+        typer.echo(render_json(result, instances))
+    elif fmt == Format.csv:
+        sys.stdout.write(render_csv(result, instances))
+    else:
+        print_tables(result, console, config.phases, instances)
+    if fail_on_miss and any(objective_met(t, p.objective) is False for p, t in result.promises):
+        raise typer.Exit(int(ExitCode.OBJECTIVE_MISSED))
+
+
+def _query(
+    config: QmonConfig,
+    as_of: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    promise: list[str],
+    phase: list[str],
+    by: By | None,
+    instances: bool,
+) -> AuditQuery:
+    _check_names("--promise", promise, [p.id for p in config.promises], "promise")
+    _check_names("--phase", phase, list(config.phases), "phase")
+    tz = config.timezone
+    lo = parse_date_option("--from", date_from, tz)
+    hi = parse_date_option("--to", date_to, tz)
+    if lo is not None and hi is not None and hi <= lo:
+        raise bad_argument("--to", "must be after --from (--to is exclusive)")
+    return AuditQuery(
+        as_of_us=parse_instant_option("--as-of", as_of, tz),
+        from_us=lo,
+        to_us=hi,
+        promise_ids=tuple(promise),
+        phases=tuple(phase),
+        by=by.value if by else None,  # type: ignore[arg-type]
+        keep_instances=instances,
+    )
+
+
+@handle_errors
+def explain(
+    ctx: typer.Context,
+    promise_id: str = typer.Argument(..., help="The promise, e.g. first-reply-4bh."),
+    subject_id: str = typer.Argument(..., help="The deal, case... id, e.g. C-20871."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="As of this instant (default now)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Why was it late? Each instance of one subject, its clock segment by segment
+    (running, paused, outside hours, holiday, closed) and its deadline."""
+    config = config_of(ctx)
+    _check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
+    promise = config.promise(promise_id)
+    assert promise is not None
+    as_of_us = parse_instant_option("--as-of", as_of, config.timezone)
+    store = open_store(config)
+    try:
+        explanations = explain_subject(promise, store, subject_id, as_of_us)
+    finally:
+        store.close()
+    if fmt == Format.json:
+        typer.echo(json.dumps(explain_document(promise, explanations, as_of_us), indent=2))
+        return
+    tz = getattr(promise.clock, "tz", None) or config.timezone
+    print_explanation(promise, explanations, as_of_us, tz, console)

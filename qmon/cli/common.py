@@ -1,0 +1,91 @@
+"""What every command shares: the config path, opening config and store, and turning
+qmon's errors into messages and documented exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+
+from qmon.config import QmonConfig, load_config
+from qmon.errors import InputError, Problem, QmonError
+from qmon.store import Store
+from qmon.timeutil import now_us, to_us
+
+DEFAULT_CONFIG = "config/qmon.yaml"
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppState:
+    """Global options, set by the root callback."""
+
+    config_path: Path = Path(DEFAULT_CONFIG)
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, AppState) else AppState(Path(os.environ.get("QMON_CONFIG", DEFAULT_CONFIG)))
+
+
+def config_of(ctx: typer.Context) -> QmonConfig:
+    return load_config(state(ctx).config_path)
+
+
+def open_store(config: QmonConfig) -> Store:
+    return Store.open(config.database_url)
+
+
+def handle_errors(func: F) -> F:
+    """Print qmon's own errors plainly (no traceback) and exit with their documented code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except QmonError as exc:
+            err_console.print(str(exc), markup=False, highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def bad_argument(option: str, message: str) -> InputError:
+    return InputError([Problem(option, None, message)])
+
+
+def parse_instant_option(option: str, text: str | None, tz: ZoneInfo) -> int:
+    """An instant from the command line: `now`, ISO-8601 with offset, or without offset or
+    as a bare date in the config's time zone."""
+    if text is None or text.strip().lower() == "now":
+        return now_us()
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise bad_argument(option, f"not an ISO-8601 instant: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return to_us(parsed)
+
+
+def parse_date_option(option: str, text: str | None, tz: ZoneInfo) -> int | None:
+    """The start of a date (YYYY-MM-DD) in `tz`, as an instant."""
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise bad_argument(option, f"not a date (YYYY-MM-DD): {text!r}") from None
+    return to_us(datetime.combine(day, time(0), tzinfo=tz))

@@ -1,0 +1,59 @@
+"""`qmon demo`: a Dutch B2B company's six months, imported and audited in one command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from qmon.cli.common import console, handle_errors
+from qmon.config import load_config
+from qmon.demo.generator import write_demo
+from qmon.ingest import import_files
+from qmon.reports.audit import AuditQuery, run_audit
+from qmon.reports.audit_format import print_tables
+from qmon.store import Store
+from qmon.timeutil import to_us
+
+MARKER = ".qmon-demo"
+
+
+@handle_errors
+def demo(
+    directory: Path = typer.Option(Path("qmon-demo"), "--dir", help="Where to write the demo."),
+    months: int = typer.Option(6, "--months", min=1, max=36, help="How much history."),
+    seed: int = typer.Option(7, "--seed", help="Same seed, same company."),
+) -> None:
+    """Write a demo config and six months of realistic CRM activity, import it into SQLite
+    and show the audit. Everything lands in --dir; your own config is not touched."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if any(directory.iterdir()) and not (directory / MARKER).exists():
+        raise typer.BadParameter(f"{directory} is not empty and not a qmon demo folder", param_hint="--dir")
+    (directory / MARKER).write_text("written by qmon demo; safe to delete\n")
+    for stale in directory.glob("qmon.db*"):
+        stale.unlink()
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    files = write_demo(directory, end=end, months=months, seed=seed)
+    config = load_config(files.config_path)
+    store = Store.open(config.database_url)
+    try:
+        summary = import_files(store, [files.events_path], source="demo")
+        result = run_audit(config, store, AuditQuery(as_of_us=to_us(end)))
+    finally:
+        store.close()
+    console.print(
+        f"[bold]qmon demo[/]: a Dutch B2B company, {months} months of CRM activity — "
+        f"{summary.inserted:,} events imported from {files.events_path}\n"
+    )
+    print_tables(result, console, config.phases, with_instances=False)
+    cfg = files.config_path
+    console.print(
+        "\nNext steps:\n"
+        f"  qmon --config {cfg} promises list\n"
+        f"  qmon --config {cfg} audit --by week --promise quote-24h\n"
+        f"  qmon --config {cfg} audit --by owner --format json\n"
+        f"  qmon --config {cfg} audit --instances --format csv > instances.csv\n"
+        f"Edit {cfg} and run the audit again, or import your own CRM export with "
+        f"`qmon --config {cfg} import export.csv`."
+    )

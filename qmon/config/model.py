@@ -1,0 +1,41 @@
+"""The runtime configuration that the rest of qmon uses, after validation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from qmon.promises.calendar import BusinessCalendar
+from qmon.promises.promise import Promise
+
+DEFAULT_PHASES: tuple[str, ...] = ("pre-sales", "sales", "after-sales")
+DEFAULT_DATABASE = "sqlite:///qmon.db"
+
+
+@dataclass(frozen=True)
+class QmonConfig:
+    """A validated configuration.
+
+    Attributes:
+        path: the file it was read from.
+        database_url: SQLAlchemy URL; a relative SQLite path is already made absolute against
+            the config file's folder, and `QMON_DATABASE_URL` already applied.
+        timezone: the zone for reporting (dates, ISO weeks, `--from`/`--to`).
+        phases: the journey phases in order.
+        calendars: name -> calendar.
+        promises: in file order.
+        extra: validated top-level sections that later parts of qmon read (sources, notify...).
+    """
+
+    path: Path
+    database_url: str
+    timezone: ZoneInfo
+    phases: tuple[str, ...]
+    calendars: dict[str, BusinessCalendar]
+    promises: tuple[Promise, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def promise(self, promise_id: str) -> Promise | None:
+        return next((p for p in self.promises if p.id == promise_id), None)

@@ -1,0 +1,55 @@
+"""The canonical event: what every connector produces and the store keeps.
+
+Whatever the CRM calls it, an event says that something of a `type` happened to a journey
+object (`subject_type`, `subject_id`: a deal, a case...) at an instant. Promises are defined
+over these events only, so a promise works the same on Salesforce, HubSpot or a CSV export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The fields every event has, in the order files and the store use them.
+CORE_FIELDS: tuple[str, ...] = (
+    "source",
+    "id",
+    "occurred_at",
+    "type",
+    "subject_type",
+    "subject_id",
+    "account",
+    "owner",
+    "channel",
+    "link",
+)
+REQUIRED_FIELDS: tuple[str, ...] = ("id", "occurred_at", "type", "subject_type", "subject_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One canonical event.
+
+    Attributes:
+        source: the system it came from (`file`, `salesforce`, `hubspot-nl`...).
+        id: unique within its source; importing the same (source, id) again replaces it.
+        occurred_us: when it happened, in microseconds since the Unix epoch (UTC).
+        type: what happened, e.g. `quote.requested`.
+        subject_type: the kind of journey object, e.g. `deal` or `case`.
+        subject_id: the journey object's id within its kind.
+        account, owner, channel: optional context for breakdowns.
+        link: optional URL of the CRM record, for one-click navigation from alerts and reports.
+        attributes: anything else the source knew, kept as JSON.
+    """
+
+    source: str
+    id: str
+    occurred_us: int
+    type: str
+    subject_type: str
+    subject_id: str
+    account: str | None = None
+    owner: str | None = None
+    channel: str | None = None
+    link: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,118 @@
+"""Importing files into the store: all or nothing, idempotent, every bad row reported.
+
+The file connector turns each row into an `Event` or a `Problem`; this module decides what
+lands. Rows stream into one transaction in batches; if any row is bad and `skip_invalid` is
+off, the transaction is rolled back and nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from qmon.connectors.files import iter_file
+from qmon.errors import InputError, Problem
+from qmon.store import Store
+from qmon.store.store import event_to_row
+
+BATCH_ROWS = 20_000
+
+
+@dataclass
+class ImportSummary:
+    """What an import read and did.
+
+    `skipped` counts bad rows left out with --skip-invalid; `duplicates` counts rows that
+    repeat an earlier row of the same input verbatim (written once).
+    """
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+ProgressHook = Callable[[Path, int], None]
+
+
+class _SeenIds:
+    """Which (source, id) the input has had so far, compactly: 1M ids cost about 150 MB."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, tuple[int, int, int]] = {}  # hash(key) -> digest, file, line
+        self.files: list[str] = []
+
+    def check(self, key: tuple[str, str], row: tuple[Any, ...], file_no: int, line: int) -> str:
+        """'new', 'repeat' (same content as before) or a problem message."""
+        h = hash(key)
+        digest = hash(row)
+        first = self._first.get(h)
+        if first is None:
+            self._first[h] = (digest, file_no, line)
+            return "new"
+        if first[0] == digest:
+            return "repeat"
+        where = f"line {first[2]}" if first[1] == file_no else f"{self.files[first[1]]}:{first[2]}"
+        return f"id {key[1]!r} appears again with different content (first at {where})"
+
+
+def import_files(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    source: str = "file",
+    assume_tz: ZoneInfo | None = None,
+    skip_invalid: bool = False,
+    on_progress: ProgressHook | None = None,
+) -> ImportSummary:
+    """Import CSV / JSON Lines files into the store.
+
+    The same (source, id) twice in the input is fine when both rows are identical, and a
+    bad row otherwise: which one should win would depend on input order.
+
+    Raises:
+        InputError: bad rows with `skip_invalid` off (nothing was written), or a file that
+            cannot be read at all.
+    """
+    summary = ImportSummary()
+    seen = _SeenIds()
+    with store.writer() as writer:
+        batch: list[tuple[Any, ...]] = []
+        for file_no, path in enumerate(paths):
+            seen.files.append(str(path))
+            hook = (lambda n, p=path: on_progress(p, n)) if on_progress else None
+            for line, item in iter_file(path, source=source, assume_tz=assume_tz, on_progress=hook):
+                summary.read += 1
+                if isinstance(item, Problem):
+                    summary.problems.append(item)
+                    continue
+                row = event_to_row(item)
+                verdict = seen.check((item.source, item.id), row, file_no, line)
+                if verdict == "repeat":
+                    summary.duplicates += 1
+                elif verdict != "new":
+                    summary.problems.append(Problem(str(path), line, verdict))
+                else:
+                    batch.append(row)
+                    if len(batch) >= BATCH_ROWS:
+                        writer.write(batch)
+                        batch = []
+        if summary.problems and not skip_invalid:
+            raise InputError(
+                summary.problems,
+                summary=f"{len(summary.problems)} bad row(s); nothing was imported "
+                "(fix them, or use --skip-invalid to import the good rows)",
+            )
+        writer.write(batch)
+        counts = writer.commit()
+    summary.skipped = len(summary.problems)
+    summary.inserted = counts.inserted
+    summary.updated = counts.updated
+    summary.unchanged = counts.unchanged
+    return summary

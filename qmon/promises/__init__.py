@@ -1,0 +1,1 @@
+"""Promises: their runtime definition, business calendars and the compliance engine."""

@@ -1,0 +1,1 @@
+"""What qmon tells people: the audit, explanations and (later) the weekly report."""

@@ -1,0 +1,113 @@
+"""The audit: compliance per promise, per phase and per breakdown, as of an instant.
+
+`run_audit` evaluates promises against the store and counts; rendering lives in
+`qmon.reports.audit_format`. The same result feeds `qmon audit`, `qmon demo` and the
+what-if comparison, so their numbers cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from qmon.config import QmonConfig
+from qmon.promises.compliance import Tally
+from qmon.promises.engine import Instance, evaluate
+from qmon.promises.promise import Promise
+from qmon.store import Store
+from qmon.timeutil import from_us
+
+Breakdown = Literal["week", "owner", "channel", "account"]
+BREAKDOWNS: tuple[str, ...] = ("week", "owner", "channel", "account")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What to audit. `from_us`/`to_us` select instances by their start: [from, to)."""
+
+    as_of_us: int
+    from_us: int | None = None
+    to_us: int | None = None
+    promise_ids: tuple[str, ...] = ()
+    phases: tuple[str, ...] = ()
+    by: Breakdown | None = None
+    keep_instances: bool = False
+
+
+@dataclass
+class AuditResult:
+    """Counts per promise (config order), per phase and per breakdown key."""
+
+    as_of_us: int
+    promises: list[tuple[Promise, Tally]]
+    phases: list[tuple[str, Tally]]
+    by: Breakdown | None = None
+    #: (promise id or None for all audited promises, key) -> tally, in first-seen order.
+    breakdown: dict[tuple[str | None, str | None], Tally] = field(default_factory=dict)
+    instances: list[Instance] = field(default_factory=list)
+
+    def tally(self, promise_id: str) -> Tally | None:
+        return next((t for p, t in self.promises if p.id == promise_id), None)
+
+
+def select_promises(config: QmonConfig, query: AuditQuery) -> list[Promise]:
+    """The promises the query asks for, in config order."""
+    return [
+        p
+        for p in config.promises
+        if (not query.promise_ids or p.id in query.promise_ids)
+        and (not query.phases or p.phase in query.phases)
+    ]
+
+
+def breakdown_key(inst: Instance, by: Breakdown, tz: ZoneInfo) -> str | None:
+    """The breakdown value of an instance; weeks are ISO weeks of its start in `tz`."""
+    if by == "week":
+        year, week, _ = from_us(inst.started_us).astimezone(tz).isocalendar()
+        return f"{year}-W{week:02d}"
+    return getattr(inst, by)
+
+
+def run_audit(config: QmonConfig, store: Store, query: AuditQuery) -> AuditResult:
+    """Evaluate the selected promises over the store as of `query.as_of_us`."""
+    promises = select_promises(config, query)
+    result = AuditResult(as_of_us=query.as_of_us, promises=[], phases=[], by=query.by)
+    for promise in promises:
+        rows = store.role_events(promise.types(), query.as_of_us)
+        tally = Tally()
+        _count(result, promise, evaluate(promise, rows, query.as_of_us), tally, query, config)
+        result.promises.append((promise, tally))
+    result.phases = phase_tallies(result.promises)
+    return result
+
+
+def phase_tallies(promises: Iterable[tuple[Promise, Tally]]) -> list[tuple[str, Tally]]:
+    """Sum promise tallies per phase, phases in the order their first promise appears."""
+    by_phase: dict[str, Tally] = {}
+    for promise, tally in promises:
+        by_phase.setdefault(promise.phase, Tally()).merge(tally)
+    return list(by_phase.items())
+
+
+def _count(
+    result: AuditResult,
+    promise: Promise,
+    instances: Iterable[Instance],
+    tally: Tally,
+    query: AuditQuery,
+    config: QmonConfig,
+) -> None:
+    lo, hi, by = query.from_us, query.to_us, query.by
+    for inst in instances:
+        if (lo is not None and inst.started_us < lo) or (hi is not None and inst.started_us >= hi):
+            continue
+        tally.add(inst)
+        if by is not None:
+            key = breakdown_key(inst, by, config.timezone)
+            result.breakdown.setdefault((None, key), Tally()).add(inst)
+            result.breakdown.setdefault((promise.id, key), Tally()).add(inst)
+        if query.keep_instances:
+            result.instances.append(inst)
+

@@ -1,0 +1,174 @@
+"""Rendering an `AuditResult` as JSON (stable, documented), CSV, or rich tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from qmon.promises.compliance import Tally, objective_met
+from qmon.promises.engine import Instance
+from qmon.reports.audit import AuditResult
+from qmon.timeutil import iso_z
+
+
+def _ratio(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _counts(t: Tally) -> dict[str, Any]:
+    return {"met": t.met, "breached": t.breached, "open": t.open, "compliance": _ratio(t.compliance)}
+
+
+def instance_dict(inst: Instance) -> dict[str, Any]:
+    """An instance in the audit JSON's form."""
+    return {
+        "promise": inst.promise_id,
+        "phase": inst.phase,
+        "subject_type": inst.subject_type,
+        "subject_id": inst.subject_id,
+        "started_at": iso_z(inst.started_us),
+        "stopped_at": None if inst.stopped_us is None else iso_z(inst.stopped_us),
+        "elapsed_seconds": round(inst.elapsed_us / 1_000_000, 6),
+        "status": inst.status,
+        "at_risk": inst.at_risk,
+    }
+
+
+def audit_document(result: AuditResult, with_instances: bool) -> dict[str, Any]:
+    """The audit as the documented JSON document (see README "Audit JSON")."""
+    doc: dict[str, Any] = {
+        "as_of": iso_z(result.as_of_us),
+        "promises": [{"id": p.id, "phase": p.phase, **_counts(t)} for p, t in result.promises],
+        "phases": [{"phase": name, **_counts(t)} for name, t in result.phases],
+    }
+    if result.by is not None:
+        doc["breakdown"] = {
+            "by": result.by,
+            "rows": [
+                {"promise": pid, result.by: key, **_counts(t)}
+                for (pid, key), t in result.breakdown.items()
+            ],
+        }
+    if with_instances:
+        doc["instances"] = [instance_dict(i) for i in result.instances]
+    return doc
+
+
+def render_json(result: AuditResult, with_instances: bool) -> str:
+    return json.dumps(audit_document(result, with_instances), indent=2, ensure_ascii=False)
+
+
+def render_csv(result: AuditResult, with_instances: bool) -> str:
+    """Instances one per row with `--instances`; otherwise one row per phase, promise and
+    breakdown key, told apart by the `level` column."""
+    buf = io.StringIO()
+    if with_instances:
+        fields = list(instance_dict(result.instances[0]).keys()) if result.instances else [
+            "promise", "phase", "subject_type", "subject_id", "started_at", "stopped_at",
+            "elapsed_seconds", "status", "at_risk",
+        ]
+        writer = csv.DictWriter(buf, fieldnames=[*fields, "owner", "channel", "account"])
+        writer.writeheader()
+        for inst in result.instances:
+            writer.writerow(
+                {**instance_dict(inst), "owner": inst.owner, "channel": inst.channel,
+                 "account": inst.account}
+            )
+        return buf.getvalue()
+    cols = ["level", "phase", "promise", "key", "met", "breached", "open", "at_risk",
+            "compliance", "objective"]
+    writer = csv.DictWriter(buf, fieldnames=cols)
+    writer.writeheader()
+
+    def row(level: str, t: Tally, **kw: Any) -> None:
+        writer.writerow({"level": level, "met": t.met, "breached": t.breached, "open": t.open,
+                         "at_risk": t.at_risk, "compliance": _ratio(t.compliance), **kw})
+
+    for name, t in result.phases:
+        row("phase", t, phase=name)
+    for p, t in result.promises:
+        row("promise", t, phase=p.phase, promise=p.id, objective=p.objective)
+    for (pid, key), t in result.breakdown.items():
+        row(result.by or "", t, promise=pid or "", key=key)
+    return buf.getvalue()
+
+
+def percent(value: float | None) -> str:
+    return "not evaluated" if value is None else f"{value * 100:.1f} %"
+
+
+def _verdict(t: Tally, objective: float | None) -> str:
+    met = objective_met(t, objective)
+    if objective is None:
+        return ""
+    mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[dim]–[/]"}[met]
+    return f"{objective * 100:g} % {mark}"
+
+
+def print_tables(
+    result: AuditResult, console: Console, phase_order: tuple[str, ...], with_instances: bool
+) -> None:
+    """Readable tables: per phase (journey order), per promise, the breakdown, instances."""
+    phases = dict(result.phases)
+    t = Table(title="Compliance per phase", title_justify="left")
+    for col in ("phase", "met", "breached", "open", "at risk", "compliance"):
+        t.add_column(col, justify="left" if col == "phase" else "right")
+    for name in phase_order:
+        if name in phases:
+            tally = phases[name]
+            t.add_row(name, str(tally.met), str(tally.breached), str(tally.open),
+                      str(tally.at_risk), percent(tally.compliance))
+    console.print(t)
+
+    t = Table(title="Compliance per promise", title_justify="left")
+    for col in ("promise", "phase", "met", "breached", "open", "at risk", "compliance",
+                "objective"):
+        t.add_column(col, justify="left" if col in ("promise", "phase") else "right")
+    for p, tally in result.promises:
+        t.add_row(f"{p.id}\n[dim]{p.title}[/]", p.phase, str(tally.met), str(tally.breached),
+                  str(tally.open), str(tally.at_risk), percent(tally.compliance),
+                  _verdict(tally, p.objective))
+    console.print(t)
+
+    if result.by is not None:
+        t = Table(title=f"Per {result.by} (all audited promises)", title_justify="left")
+        for col in (result.by, "met", "breached", "open", "compliance"):
+            t.add_column(col, justify="left" if col == result.by else "right")
+        for (pid, key), tally in sorted(
+            ((k, v) for k, v in result.breakdown.items() if k[0] is None),
+            key=lambda kv: (kv[0][1] is None, kv[0][1] or ""),
+        ):
+            t.add_row(key or "(none)", str(tally.met), str(tally.breached), str(tally.open),
+                      percent(tally.compliance))
+        console.print(t)
+
+    if with_instances:
+        t = Table(title="Instances", title_justify="left")
+        for col in ("promise", "subject", "started", "stopped", "elapsed", "status"):
+            t.add_column(col)
+        for inst in result.instances:
+            status = inst.status + (" (at risk)" if inst.at_risk else "")
+            t.add_row(inst.promise_id, f"{inst.subject_type} {inst.subject_id}",
+                      iso_z(inst.started_us), iso_z(inst.stopped_us) if inst.stopped_us else "",
+                      format_duration(inst.elapsed_us), status)
+        console.print(t)
+
+
+def format_duration(us: int) -> str:
+    """A duration for people: `2d 3h 04m`, `1h 30m`, `45s`."""
+    seconds = us // 1_000_000
+    days, rem = divmod(seconds, 86_400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

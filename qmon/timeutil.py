@@ -1,0 +1,78 @@
+"""Instants as integer microseconds since the Unix epoch (UTC).
+
+The store and the engine work on integers: exact, fast to compare and to subtract, and the
+same on SQLite and PostgreSQL. Conversion to and from aware datetimes happens only here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+US_PER_SECOND = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(instant: datetime) -> int:
+    """An aware datetime as microseconds since the epoch; naive datetimes are refused."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError("timestamp has no UTC offset")
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    """Microseconds since the epoch as an aware UTC datetime."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def iso_z(us: int) -> str:
+    """An instant as ISO-8601 in UTC with a `Z`, without fractional seconds when they are zero."""
+    text = from_us(us).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def parse_instant(text: str, assume_tz: ZoneInfo | None = None) -> int:
+    """Parse an ISO-8601 timestamp with an offset into microseconds since the epoch.
+
+    Accepts `Z` or a numeric offset. A timestamp without an offset is an error unless
+    `assume_tz` names the zone it was written in.
+
+    Raises:
+        ValueError: with a message fit for the user.
+    """
+    text = text.strip()
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 timestamp: {text!r}") from None
+    if parsed.tzinfo is None:
+        if assume_tz is None:
+            raise ValueError(
+                f"timestamp {text!r} has no UTC offset (add Z or +01:00, or use --assume-timezone)"
+            )
+        parsed = parsed.replace(tzinfo=assume_tz)
+    return to_us(parsed)
+
+
+def zone(name: str) -> ZoneInfo:
+    """A time zone by IANA name, with a clear error for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Amsterdam)") from None
+
+
+def local_midnight_us(day: date, tz: ZoneInfo) -> int:
+    """The instant at which `day` starts in `tz` (the first valid wall time on that date)."""
+    return to_us(datetime.combine(day, time(0), tzinfo=tz))
+
+
+def local_date(us: int, tz: ZoneInfo) -> date:
+    """The calendar date in `tz` at an instant."""
+    return from_us(us).astimezone(tz).date()
+
+
+def now_us() -> int:
+    """The current instant in microseconds since the epoch."""
+    return to_us(datetime.now(UTC))
