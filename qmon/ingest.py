@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from qmon.connectors.files import iter_file
+from qmon.connectors.files import iter_file_numbered
 from qmon.errors import InputError, Problem
 from qmon.store import Store
 from qmon.store.store import event_to_row
@@ -87,7 +87,9 @@ def import_files(
         for file_no, path in enumerate(paths):
             seen.files.append(str(path))
             hook = (lambda n, p=path: on_progress(p, n)) if on_progress else None
-            for line, item in iter_file(path, source=source, assume_tz=assume_tz, on_progress=hook):
+            for line, item in iter_file_numbered(
+                path, source=source, assume_tz=assume_tz, on_progress=hook
+            ):
                 summary.read += 1
                 if isinstance(item, Problem):
                     summary.problems.append(item)

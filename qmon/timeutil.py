@@ -60,7 +60,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Amsterdam)") from None
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Amsterdam)"
+        ) from None
 
 
 def local_midnight_us(day: date, tz: ZoneInfo) -> int:

@@ -49,3 +49,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's own qmon settings."""
     for var in ("QMON_CONFIG", "QMON_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A private PostgreSQL schema (skipped without QMON_TEST_POSTGRES_URL)."""
+    yield from _pg_schema_url()

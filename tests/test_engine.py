@@ -29,8 +29,13 @@ def promise(within=24 * H, warn_at=None, pause=True) -> Promise:
 def run(events, as_of=T0 + 100 * H, **kw):
     evs = [(T0 + int(h * H), t, None, None, None) for h, t in events]
     return [
-        (i.started_us - T0, None if i.stopped_us is None else i.stopped_us - T0,
-         i.elapsed_us, i.status, i.at_risk)
+        (
+            i.started_us - T0,
+            None if i.stopped_us is None else i.stopped_us - T0,
+            i.elapsed_us,
+            i.status,
+            i.at_risk,
+        )
         for i in evaluate_subject(promise(**kw), "deal", "D-1", evs, as_of)
     ]
 
@@ -42,28 +47,54 @@ CASES = [
     ("late", [(0, "req"), (30, "done")], [(0, 30 * H, 30 * H, "breached", False)]),
     ("open, overdue", [(0, "req")], [(0, None, 100 * H, "breached", False)]),
     ("stop without start ignored", [(1, "done")], []),
-    ("second start while open ignored", [(0, "req"), (3, "req"), (5, "done")],
-     [(0, 5 * H, 5 * H, "met", False)]),
-    ("new cycle after stop", [(0, "req"), (5, "done"), (10, "req"), (40, "done")],
-     [(0, 5 * H, 5 * H, "met", False), (10 * H, 40 * H, 30 * H, "breached", False)]),
-    ("pause excludes customer time", [(0, "req"), (2, "wait"), (50, "back"), (60, "done")],
-     [(0, 60 * H, 12 * H, "met", False)]),
-    ("double pause counted once", [(0, "req"), (2, "wait"), (3, "wait"), (4, "back"), (5, "done")],
-     [(0, 5 * H, 3 * H, "met", False)]),
-    ("resume without pause ignored", [(0, "req"), (1, "back"), (5, "done")],
-     [(0, 5 * H, 5 * H, "met", False)]),
-    ("stop while paused", [(0, "req"), (2, "wait"), (90, "done")],
-     [(0, 90 * H, 2 * H, "met", False)]),
-    ("pause before start ignored", [(0, "wait"), (1, "req"), (3, "done")],
-     [(1 * H, 3 * H, 2 * H, "met", False)]),
-    ("same instant: start before stop", [(0, "done"), (0, "req")],
-     [(0, 0, 0, "met", False)]),
+    (
+        "second start while open ignored",
+        [(0, "req"), (3, "req"), (5, "done")],
+        [(0, 5 * H, 5 * H, "met", False)],
+    ),
+    (
+        "new cycle after stop",
+        [(0, "req"), (5, "done"), (10, "req"), (40, "done")],
+        [(0, 5 * H, 5 * H, "met", False), (10 * H, 40 * H, 30 * H, "breached", False)],
+    ),
+    (
+        "pause excludes customer time",
+        [(0, "req"), (2, "wait"), (50, "back"), (60, "done")],
+        [(0, 60 * H, 12 * H, "met", False)],
+    ),
+    (
+        "double pause counted once",
+        [(0, "req"), (2, "wait"), (3, "wait"), (4, "back"), (5, "done")],
+        [(0, 5 * H, 3 * H, "met", False)],
+    ),
+    (
+        "resume without pause ignored",
+        [(0, "req"), (1, "back"), (5, "done")],
+        [(0, 5 * H, 5 * H, "met", False)],
+    ),
+    (
+        "stop while paused",
+        [(0, "req"), (2, "wait"), (90, "done")],
+        [(0, 90 * H, 2 * H, "met", False)],
+    ),
+    (
+        "pause before start ignored",
+        [(0, "wait"), (1, "req"), (3, "done")],
+        [(1 * H, 3 * H, 2 * H, "met", False)],
+    ),
+    ("same instant: start before stop", [(0, "done"), (0, "req")], [(0, 0, 0, "met", False)]),
     # pause then resume at one instant: the clock never stops
-    ("same instant: pause before resume", [(0, "req"), (1, "back"), (1, "wait"), (2, "done")],
-     [(0, 2 * H, 2 * H, "met", False)]),
+    (
+        "same instant: pause before resume",
+        [(0, "req"), (1, "back"), (1, "wait"), (2, "done")],
+        [(0, 2 * H, 2 * H, "met", False)],
+    ),
     # the start is ordered before the stop, so it falls while the first cycle is still open
-    ("same instant: start is ignored before stop", [(0, "req"), (5, "done"), (5, "req")],
-     [(0, 5 * H, 5 * H, "met", False)]),
+    (
+        "same instant: start is ignored before stop",
+        [(0, "req"), (5, "done"), (5, "req")],
+        [(0, 5 * H, 5 * H, "met", False)],
+    ),
 ]
 
 
@@ -85,8 +116,11 @@ def test_at_risk_from_warn_share(hours_open, at_risk):
 
 
 def test_deadline_moves_with_pauses():
-    evs = [(T0, "req", None, None, None), (T0 + H, "wait", None, None, None),
-           (T0 + 3 * H, "back", None, None, None)]
+    evs = [
+        (T0, "req", None, None, None),
+        (T0 + H, "wait", None, None, None),
+        (T0 + 3 * H, "back", None, None, None),
+    ]
     [inst] = evaluate_subject(promise(), "deal", "D", evs, T0 + 5 * H)
     assert inst.deadline_us == T0 + 26 * H
     [paused] = evaluate_subject(promise(), "deal", "D", evs[:2], T0 + 5 * H)
@@ -106,8 +140,11 @@ def test_compliance_is_not_evaluated_without_data():
 
 
 def test_evaluate_groups_rows_by_subject():
-    rows = [("deal", "A", T0, "req", None, None, None), ("deal", "A", T0 + H, "done", None, None, None),
-            ("deal", "B", T0, "req", None, None, None)]
+    rows = [
+        ("deal", "A", T0, "req", None, None, None),
+        ("deal", "A", T0 + H, "done", None, None, None),
+        ("deal", "B", T0, "req", None, None, None),
+    ]
     got = [(i.subject_id, i.status) for i in evaluate(promise(), rows, T0 + 2 * H)]
     assert got == [("A", "met"), ("B", "open")]
 

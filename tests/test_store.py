@@ -37,11 +37,15 @@ def test_failed_write_changes_nothing(database_url):
 
 def test_role_events_grouped_in_time_order_and_filtered(database_url):
     store = Store.open(database_url)
-    store.ingest([
-        ev(1, 30, "quote.sent", "D-2"), ev(2, 10, "quote.requested", "D-2"),
-        ev(3, 20, "quote.requested", "D-1", owner="anna"), ev(4, 5, "note.added", "D-1"),
-        ev(5, 99, "quote.sent", "D-1"),
-    ])
+    store.ingest(
+        [
+            ev(1, 30, "quote.sent", "D-2"),
+            ev(2, 10, "quote.requested", "D-2"),
+            ev(3, 20, "quote.requested", "D-1", owner="anna"),
+            ev(4, 5, "note.added", "D-1"),
+            ev(5, 99, "quote.sent", "D-1"),
+        ]
+    )
     rows = list(store.role_events(["quote.requested", "quote.sent"], 1_700_000_000_000_000 + 50))
     assert [(r[1], r[2] - 1_700_000_000_000_000, r[3], r[4]) for r in rows] == [
         ("D-1", 20, "quote.requested", "anna"),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -30,13 +29,13 @@ from qmon.reports.compare import compare_document, print_comparison
 from qmon.reports.explain import explain_document, explain_subject, print_explanation
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class By(str, Enum):
+class By(StrEnum):
     week = "week"
     owner = "owner"
     channel = "channel"
@@ -59,26 +58,37 @@ def _check_names(option: str, given: list[str], known: list[str], what: str) -> 
 @handle_errors
 def audit(
     ctx: typer.Context,
-    as_of: Optional[str] = typer.Option(
-        None, "--as-of", help="Evaluate as of this instant (ISO-8601; without offset: in the "
-        "config's time zone). Default: now."
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Evaluate as of this instant (ISO-8601; without offset: in the "
+        "config's time zone). Default: now.",
     ),
-    date_from: Optional[str] = typer.Option(
-        None, "--from", help="Only instances that started on or after this date (YYYY-MM-DD, "
-        "config time zone)."
+    date_from: str | None = typer.Option(
+        None,
+        "--from",
+        help="Only instances that started on or after this date (YYYY-MM-DD, config time zone).",
     ),
-    date_to: Optional[str] = typer.Option(
+    date_to: str | None = typer.Option(
         None, "--to", help="Only instances that started before this date (exclusive)."
     ),
-    promise: list[str] = typer.Option([], "--promise", "-p", help="Only this promise (repeatable)."),
-    phase: list[str] = typer.Option([], "--phase", help="Only promises of this phase (repeatable)."),
-    by: Optional[By] = typer.Option(None, "--by", help="Break down by ISO week, owner, channel "
-                                    "or account."),
+    promise: list[str] = typer.Option(
+        [], "--promise", "-p", help="Only this promise (repeatable)."
+    ),
+    phase: list[str] = typer.Option(
+        [], "--phase", help="Only promises of this phase (repeatable)."
+    ),
+    by: By | None = typer.Option(
+        None, "--by", help="Break down by ISO week, owner, channel or account."
+    ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     instances: bool = typer.Option(False, "--instances", help="Also list every instance."),
-    compare_with: Optional[Path] = typer.Option(
-        None, "--compare-with", help="What-if: evaluate the same events under the promises of "
-        "another config file and show how compliance would change.", exists=False
+    compare_with: Path | None = typer.Option(
+        None,
+        "--compare-with",
+        help="What-if: evaluate the same events under the promises of "
+        "another config file and show how compliance would change.",
+        exists=False,
     ),
     fail_on_miss: bool = typer.Option(
         False, "--fail-on-miss", help="Exit with code 1 when a promise misses its objective."
@@ -153,7 +163,7 @@ def explain(
     ctx: typer.Context,
     promise_id: str = typer.Argument(..., help="The promise, e.g. first-reply-4bh."),
     subject_id: str = typer.Argument(..., help="The deal, case... id, e.g. C-20871."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="As of this instant (default now)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="As of this instant (default now)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table or json."),
 ) -> None:
     """Why was it late? Each instance of one subject, its clock segment by segment

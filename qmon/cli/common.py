@@ -37,7 +37,11 @@ class AppState:
 
 def state(ctx: typer.Context) -> AppState:
     obj = ctx.find_root().obj
-    return obj if isinstance(obj, AppState) else AppState(Path(os.environ.get("QMON_CONFIG", DEFAULT_CONFIG)))
+    return (
+        obj
+        if isinstance(obj, AppState)
+        else AppState(Path(os.environ.get("QMON_CONFIG", DEFAULT_CONFIG)))
+    )
 
 
 def config_of(ctx: typer.Context) -> QmonConfig:
@@ -56,7 +60,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except QmonError as exc:
-            err_console.print(str(exc), markup=False, highlight=False)
+            err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
 
     return wrapper  # type: ignore[return-value]

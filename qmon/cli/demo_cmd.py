@@ -29,7 +29,9 @@ def demo(
     and show the audit. Everything lands in --dir; your own config is not touched."""
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()) and not (directory / MARKER).exists():
-        raise typer.BadParameter(f"{directory} is not empty and not a qmon demo folder", param_hint="--dir")
+        raise typer.BadParameter(
+            f"{directory} is not empty and not a qmon demo folder", param_hint="--dir"
+        )
     (directory / MARKER).write_text("written by qmon demo; safe to delete\n")
     for stale in directory.glob("qmon.db*"):
         stale.unlink()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -24,12 +23,16 @@ def import_events(
     paths: list[Path] = typer.Argument(..., help="CSV (with a header row) or JSON Lines files."),
     source: str = typer.Option("file", "--source", help="Source name for rows without one."),
     skip_invalid: bool = typer.Option(
-        False, "--skip-invalid", help="Import the good rows and report the bad ones (exit 2 if "
-        "any). Without it an import is all or nothing."
+        False,
+        "--skip-invalid",
+        help="Import the good rows and report the bad ones (exit 2 if "
+        "any). Without it an import is all or nothing.",
     ),
-    assume_timezone: Optional[str] = typer.Option(
-        None, "--assume-timezone", help="Zone for timestamps written without an offset, e.g. "
-        "Europe/Amsterdam. Without it such timestamps are errors."
+    assume_timezone: str | None = typer.Option(
+        None,
+        "--assume-timezone",
+        help="Zone for timestamps written without an offset, e.g. "
+        "Europe/Amsterdam. Without it such timestamps are errors.",
     ),
 ) -> None:
     """Import events from files. Idempotent: the same file twice changes nothing; a row whose
@@ -68,7 +71,11 @@ def import_events(
                 progress.update(task, completed=sum(done.values()), description=path.name)
 
             summary = import_files(
-                store, paths, source=source, assume_tz=tz, skip_invalid=skip_invalid,
+                store,
+                paths,
+                source=source,
+                assume_tz=tz,
+                skip_invalid=skip_invalid,
                 on_progress=on_progress,
             )
     finally:
@@ -76,8 +83,10 @@ def import_events(
     _print_summary(summary)
     if summary.problems:
         for problem in summary.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
-        err_console.print(f"{len(summary.problems)} bad row(s) skipped; the good rows were imported.")
+            err_console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(
+            f"{len(summary.problems)} bad row(s) skipped; the good rows were imported."
+        )
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from qmon.promises.promise import Role
 from qmon.cli.common import config_of, console, handle_errors, state
+from qmon.promises.promise import Role
 from qmon.reports.audit_format import format_duration
 
-app = typer.Typer(help="Check and show the promise registry (does not touch the store).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Check and show the promise registry (does not touch the store).", no_args_is_help=True
+)
 
 
 @app.command("validate")
@@ -30,8 +31,17 @@ def list_promises(ctx: typer.Context) -> None:
     """Show every promise: phase, start and stop events, allowed time, calendar, objective."""
     config = config_of(ctx)
     table = Table(title=f"Promises in {state(ctx).config_path}", title_justify="left")
-    for col in ("id", "phase", "starts on", "stops on", "pauses", "within", "calendar",
-                "objective", "warn at"):
+    for col in (
+        "id",
+        "phase",
+        "starts on",
+        "stops on",
+        "pauses",
+        "within",
+        "calendar",
+        "objective",
+        "warn at",
+    ):
         table.add_column(col)
     order = {name: i for i, name in enumerate(config.phases)}
     for p in sorted(config.promises, key=lambda p: order.get(p.phase, 99)):

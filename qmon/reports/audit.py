@@ -110,4 +110,3 @@ def _count(
             result.breakdown.setdefault((promise.id, key), Tally()).add(inst)
         if query.keep_instances:
             result.instances.append(inst)
-

@@ -21,7 +21,12 @@ def _ratio(value: float | None) -> float | None:
 
 
 def _counts(t: Tally) -> dict[str, Any]:
-    return {"met": t.met, "breached": t.breached, "open": t.open, "compliance": _ratio(t.compliance)}
+    return {
+        "met": t.met,
+        "breached": t.breached,
+        "open": t.open,
+        "compliance": _ratio(t.compliance),
+    }
 
 
 def instance_dict(inst: Instance) -> dict[str, Any]:
@@ -68,26 +73,60 @@ def render_csv(result: AuditResult, with_instances: bool) -> str:
     breakdown key, told apart by the `level` column."""
     buf = io.StringIO()
     if with_instances:
-        fields = list(instance_dict(result.instances[0]).keys()) if result.instances else [
-            "promise", "phase", "subject_type", "subject_id", "started_at", "stopped_at",
-            "elapsed_seconds", "status", "at_risk",
-        ]
+        fields = (
+            list(instance_dict(result.instances[0]).keys())
+            if result.instances
+            else [
+                "promise",
+                "phase",
+                "subject_type",
+                "subject_id",
+                "started_at",
+                "stopped_at",
+                "elapsed_seconds",
+                "status",
+                "at_risk",
+            ]
+        )
         writer = csv.DictWriter(buf, fieldnames=[*fields, "owner", "channel", "account"])
         writer.writeheader()
         for inst in result.instances:
             writer.writerow(
-                {**instance_dict(inst), "owner": inst.owner, "channel": inst.channel,
-                 "account": inst.account}
+                {
+                    **instance_dict(inst),
+                    "owner": inst.owner,
+                    "channel": inst.channel,
+                    "account": inst.account,
+                }
             )
         return buf.getvalue()
-    cols = ["level", "phase", "promise", "key", "met", "breached", "open", "at_risk",
-            "compliance", "objective"]
+    cols = [
+        "level",
+        "phase",
+        "promise",
+        "key",
+        "met",
+        "breached",
+        "open",
+        "at_risk",
+        "compliance",
+        "objective",
+    ]
     writer = csv.DictWriter(buf, fieldnames=cols)
     writer.writeheader()
 
     def row(level: str, t: Tally, **kw: Any) -> None:
-        writer.writerow({"level": level, "met": t.met, "breached": t.breached, "open": t.open,
-                         "at_risk": t.at_risk, "compliance": _ratio(t.compliance), **kw})
+        writer.writerow(
+            {
+                "level": level,
+                "met": t.met,
+                "breached": t.breached,
+                "open": t.open,
+                "at_risk": t.at_risk,
+                "compliance": _ratio(t.compliance),
+                **kw,
+            }
+        )
 
     for name, t in result.phases:
         row("phase", t, phase=name)
@@ -121,30 +160,56 @@ def print_tables(
     for name in phase_order:
         if name in phases:
             tally = phases[name]
-            t.add_row(name, str(tally.met), str(tally.breached), str(tally.open),
-                      str(tally.at_risk), percent(tally.compliance))
+            t.add_row(
+                name,
+                str(tally.met),
+                str(tally.breached),
+                str(tally.open),
+                str(tally.at_risk),
+                percent(tally.compliance),
+            )
     console.print(t)
 
     t = Table(title="Compliance per promise", title_justify="left")
-    for col in ("promise", "phase", "met", "breached", "open", "at risk", "compliance",
-                "objective"):
+    for col in (
+        "promise",
+        "phase",
+        "met",
+        "breached",
+        "open",
+        "at risk",
+        "compliance",
+        "objective",
+    ):
         t.add_column(col, justify="left" if col in ("promise", "phase") else "right")
     for p, tally in result.promises:
-        t.add_row(f"{p.id}\n[dim]{p.title}[/]", p.phase, str(tally.met), str(tally.breached),
-                  str(tally.open), str(tally.at_risk), percent(tally.compliance),
-                  _verdict(tally, p.objective))
+        t.add_row(
+            f"{p.id}\n[dim]{p.title}[/]",
+            p.phase,
+            str(tally.met),
+            str(tally.breached),
+            str(tally.open),
+            str(tally.at_risk),
+            percent(tally.compliance),
+            _verdict(tally, p.objective),
+        )
     console.print(t)
 
     if result.by is not None:
         t = Table(title=f"Per {result.by} (all audited promises)", title_justify="left")
         for col in (result.by, "met", "breached", "open", "compliance"):
             t.add_column(col, justify="left" if col == result.by else "right")
-        for (pid, key), tally in sorted(
+        for (_, key), tally in sorted(
             ((k, v) for k, v in result.breakdown.items() if k[0] is None),
             key=lambda kv: (kv[0][1] is None, kv[0][1] or ""),
         ):
-            t.add_row(key or "(none)", str(tally.met), str(tally.breached), str(tally.open),
-                      percent(tally.compliance))
+            t.add_row(
+                key or "(none)",
+                str(tally.met),
+                str(tally.breached),
+                str(tally.open),
+                percent(tally.compliance),
+            )
         console.print(t)
 
     if with_instances:
@@ -153,9 +218,14 @@ def print_tables(
             t.add_column(col)
         for inst in result.instances:
             status = inst.status + (" (at risk)" if inst.at_risk else "")
-            t.add_row(inst.promise_id, f"{inst.subject_type} {inst.subject_id}",
-                      iso_z(inst.started_us), iso_z(inst.stopped_us) if inst.stopped_us else "",
-                      format_duration(inst.elapsed_us), status)
+            t.add_row(
+                inst.promise_id,
+                f"{inst.subject_type} {inst.subject_id}",
+                iso_z(inst.started_us),
+                iso_z(inst.stopped_us) if inst.stopped_us else "",
+                format_duration(inst.elapsed_us),
+                status,
+            )
         console.print(t)
 
 

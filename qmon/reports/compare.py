@@ -32,6 +32,7 @@ def compare_document(base: AuditResult, alt: AuditResult) -> dict[str, Any]:
     """JSON: per promise and phase, the counts now (`current`) and under the other file
     (`compared`, null where a promise exists on one side only), and the change in
     compliance."""
+
     def side(t: Tally | None) -> dict[str, Any] | None:
         return None if t is None else _counts(t)
 
@@ -52,8 +53,10 @@ def compare_document(base: AuditResult, alt: AuditResult) -> dict[str, Any]:
 
 def print_comparison(base: AuditResult, alt: AuditResult, console: Console, other: str) -> None:
     for title, rows in (
-        ("promise", _pairs([(p.id, t) for p, t in base.promises],
-                           [(p.id, t) for p, t in alt.promises])),
+        (
+            "promise",
+            _pairs([(p.id, t) for p, t in base.promises], [(p.id, t) for p, t in alt.promises]),
+        ),
         ("phase", _pairs(base.phases, alt.phases)),
     ):
         table = Table(title=f"What-if per {title}: current config vs {other}", title_justify="left")

@@ -120,24 +120,33 @@ def print_explanation(
     for e in explanations:
         inst = e.instance
         status = inst.status + (", at risk" if inst.at_risk else "")
-        stopped = _local(inst.stopped_us, tz) if inst.stopped_us else f"still open at {_local(as_of_us, tz)}"
-        deadline = _local(inst.deadline_us, tz) if inst.deadline_us else "none while paused"
-        table = Table(
-            title=(
-                f"{inst.subject_type} {inst.subject_id}, cycle {inst.cycle}: "
-                f"[{colour[inst.status]}]{status}[/] — {format_duration(inst.elapsed_us)} of "
-                f"{format_duration(promise.within_us)}\n"
-                f"started {_local(inst.started_us, tz)}; stopped {stopped}; deadline {deadline}"
-            ),
-            title_justify="left",
+        stopped = (
+            _local(inst.stopped_us, tz)
+            if inst.stopped_us
+            else f"still open at {_local(as_of_us, tz)}"
         )
+        deadline = _local(inst.deadline_us, tz) if inst.deadline_us else "none while paused"
+        console.print(
+            f"\n[bold]{inst.subject_type} {inst.subject_id}, cycle {inst.cycle}[/]: "
+            f"[{colour[inst.status]}]{status}[/] — {format_duration(inst.elapsed_us)} of "
+            f"{format_duration(promise.within_us)}",
+            soft_wrap=True,
+        )
+        console.print(f"  started  {_local(inst.started_us, tz)}", soft_wrap=True)
+        console.print(f"  stopped  {stopped}", soft_wrap=True)
+        console.print(f"  deadline {deadline}", soft_wrap=True)
+        table = Table()
         for col in ("from", "to", "clock", "counts", "total"):
             table.add_column(col, justify="right" if col in ("counts", "total") else "left")
         total = 0
         for p in e.pieces:
             total += p.counted_us
             what = p.what + (f" ({p.label})" if p.label else "")
-            table.add_row(_local(p.start_us, tz), _local(p.end_us, tz), what,
-                          format_duration(p.counted_us) if p.counted_us else "–",
-                          format_duration(total))
+            table.add_row(
+                _local(p.start_us, tz),
+                _local(p.end_us, tz),
+                what,
+                format_duration(p.counted_us) if p.counted_us else "–",
+                format_duration(total),
+            )
         console.print(table)

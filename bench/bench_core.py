@@ -1,0 +1,253 @@
+"""Benchmark: `qmon import` and `qmon audit` against raw executemany and hand-written SQL.
+
+    python bench/bench_core.py                       # 1M events, SQLite (+ PostgreSQL if
+                                                     # QMON_BENCH_POSTGRES_URL is set)
+    python bench/bench_core.py --events 10000000 --only audit-memory
+
+Measured side by side, in one run, on the same rows and the same database files:
+- import: `qmon.ingest.import_files` (what `qmon import` runs: parse, validate, upsert)
+  against `executemany` of the same rows, already parsed, into the same table and indexes;
+- audit: `qmon.reports.audit.run_audit` for the 24-hour wall-clock promise against the
+  hand-written window query in `bench/window_sql.py` (their counts must agree);
+- peak memory (max RSS) of a `qmon audit` process over the store.
+Prints a Markdown table for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from synthetic import write_events  # noqa: E402
+from window_sql import counts as sql_counts  # noqa: E402
+
+from qmon.config import load_config  # noqa: E402
+from qmon.ingest import import_files  # noqa: E402
+from qmon.reports.audit import AuditQuery, run_audit  # noqa: E402
+from qmon.store import Store  # noqa: E402
+from qmon.timeutil import to_us  # noqa: E402
+
+AS_OF = "2026-11-01T00:00:00+00:00"
+CONFIG = """version: 1
+database: {url}
+timezone: Europe/Amsterdam
+promises:
+  - id: quote-24h
+    title: Quote within 24 hours
+    phase: sales
+    start: quote.requested
+    stop: quote.sent
+    within: 24h
+"""
+
+
+def parsed_rows(csv_path: Path) -> list[tuple]:
+    """The file's rows as the store's tuples, parsed outside any timing (baseline input)."""
+    rows = []
+    with csv_path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for eid, at, typ, st, sid, acct, owner, chan in reader:
+            us = to_us(datetime.fromisoformat(at))
+            rows.append(("file", eid, us, typ, st, sid, acct, owner, chan, None, None))
+    return rows
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - t0, value
+
+
+def write_config(out: Path, name: str, url: str) -> Path:
+    path = out / f"{name}.yaml"
+    path.write_text(CONFIG.format(url=url))
+    return path
+
+
+def bench_import(kind: str, url_for, csv_path: Path, rows: list[tuple]) -> dict:
+    """qmon import vs raw executemany, each into a fresh, identical store."""
+    baseline_url = url_for("baseline")
+    store = Store.open(baseline_url)
+    raw = store.engine.raw_connection()
+    sql = (
+        "INSERT INTO events (source, event_id, occurred_us, type, subject_type, subject_id, "
+        "account, owner, channel, link, attributes) VALUES "
+    )
+    if kind == "sqlite":
+        sql += "(" + ", ".join("?" * 11) + ")"
+    else:
+        sql += "(" + ", ".join(["%s"] * 11) + ")"
+
+    def baseline():
+        cur = raw.cursor()
+        cur.executemany(sql, rows)
+        raw.commit()
+
+    t_base, _ = timed(baseline)
+    raw.close()
+    store.close()
+
+    qmon_url = url_for("qmon")
+    store = Store.open(qmon_url)
+    t_qmon, summary = timed(lambda: import_files(store, [csv_path]))
+    store.close()
+    assert summary.inserted == len(rows), summary
+    return {"baseline_s": t_base, "qmon_s": t_qmon, "url": qmon_url}
+
+
+def bench_audit(kind: str, url: str, out: Path) -> dict:
+    """run_audit for the 24 h promise vs the hand-written window query; counts must agree."""
+    config = load_config(write_config(out, f"audit-{kind}", url))
+    promise = config.promises[0]
+    as_of = to_us(datetime.fromisoformat(AS_OF))
+    store = Store.open(url)
+    raw = store.engine.raw_connection()
+    cur = raw.cursor()
+    style = "qmark" if kind == "sqlite" else "pyformat"
+    t_sql, expected = timed(
+        lambda: sql_counts(cur, style, "quote.requested", "quote.sent", as_of, promise.within_us)
+    )
+    raw.close()
+    query = AuditQuery(as_of_us=as_of, promise_ids=("quote-24h",))
+    t_qmon, result = timed(lambda: run_audit(config, store, query))
+    store.close()
+    tally = result.promises[0][1]
+    got = (tally.met, tally.breached, tally.open)
+    assert got == expected, f"qmon {got} != SQL {expected}"
+    return {"sql_s": t_sql, "qmon_s": t_qmon, "counts": got}
+
+
+def audit_peak_rss(config_path: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a whole `qmon audit` process."""
+    import resource
+
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qmon",
+            "--config",
+            str(config_path),
+            "audit",
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=HERE.parent,
+    )
+    wall = time.perf_counter() - t0
+    return wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def pg_url_factory(base: str):
+    import psycopg
+
+    made: list[str] = []
+
+    def url_for(name: str) -> str:
+        schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        sep = "&" if "?" in base else "?"
+        return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+
+    def cleanup() -> None:
+        with psycopg.connect(base, autocommit=True) as conn:
+            for schema in made:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    return url_for, cleanup
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument("--postgres", default=os.environ.get("QMON_BENCH_POSTGRES_URL"))
+    ap.add_argument("--only", choices=["all", "audit-memory"], default="all")
+    args = ap.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    csv_path = out / f"events-{args.events}.csv"
+    if not csv_path.exists():
+        t, n = timed(lambda: write_events(csv_path, args.events))
+        print(f"generated {n:,} events in {t:.1f} s -> {csv_path}", file=sys.stderr)
+
+    if args.only == "audit-memory":
+        db = out / f"memory-{args.events}.db"
+        url = f"sqlite:///{db}"
+        if not db.exists():
+            store = Store.open(url)
+            t, _ = timed(lambda: import_files(store, [csv_path]))
+            store.close()
+            print(f"imported in {t:.1f} s", file=sys.stderr)
+        wall, rss = audit_peak_rss(write_config(out, "memory", url))
+        print(
+            f"| {args.events:,} events, SQLite | `qmon audit` (all promises) | {wall:.1f} s | "
+            f"peak RSS {rss:.0f} MiB |"
+        )
+        return
+
+    rows = parsed_rows(csv_path)
+    print("| store | step | qmon | baseline | qmon / baseline |")
+    print("|---|---|---|---|---|")
+    kinds = [("sqlite", None)]
+    if args.postgres:
+        kinds.append(("postgresql", args.postgres))
+    for kind, base in kinds:
+        if kind == "sqlite":
+            tag = uuid.uuid4().hex[:6]
+
+            def url_for(name: str, tag=tag) -> str:
+                return f"sqlite:///{out / f'{name}-{tag}.db'}"
+
+            cleanup = lambda tag=tag: [p.unlink() for p in out.glob(f"*-{tag}.db*")]  # noqa: E731
+        else:
+            url_for, cleanup = pg_url_factory(base)
+        try:
+            imp = bench_import(kind, url_for, csv_path, rows)
+            print(
+                f"| {kind} | import {len(rows):,} events | {imp['qmon_s']:.1f} s | "
+                f"{imp['baseline_s']:.1f} s (executemany) | "
+                f"{imp['qmon_s'] / imp['baseline_s']:.2f}x |",
+                flush=True,
+            )
+            aud = bench_audit(kind, imp["url"], out)
+            print(
+                f"| {kind} | audit quote-24h ({sum(aud['counts']):,} instances) | "
+                f"{aud['qmon_s']:.2f} s | {aud['sql_s']:.2f} s (window SQL) | "
+                f"{aud['qmon_s'] / aud['sql_s']:.2f}x |",
+                flush=True,
+            )
+            if kind == "sqlite":
+                wall, rss = audit_peak_rss(write_config(out, "rss", imp["url"]))
+                print(
+                    f"| {kind} | whole `qmon audit` process | {wall:.2f} s, "
+                    f"peak RSS {rss:.0f} MiB | | |",
+                    flush=True,
+                )
+        finally:
+            cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m qmon` runs the command line."""
+
+from qmon.cli import main
+
+main()

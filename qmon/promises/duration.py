@@ -1,0 +1,47 @@
+"""Durations as people write them in promises ("24h", "1h 30m", "2d"), as microseconds.
+
+A fixed set of units keeps the format unambiguous: `d` is always 24 hours of the promise's
+clock (on a business calendar that is 24 *open* hours, not a working day), and there are no
+months or weeks whose length would depend on the date.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qmon.timeutil import US_PER_SECOND
+
+_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_PART = re.compile(r"\s*(\d+)\s*([dhms])")
+_EXAMPLES = "write e.g. '24h', '1h 30m', '90m', '2d' or '45s'; d is 24h"
+
+
+def parse_duration(text: str) -> int:
+    """Parse a duration like "1h 30m" into microseconds.
+
+    Parts are a whole number and a unit (d, h, m, s), each unit at most once, optionally
+    separated by spaces. The total must be more than zero.
+
+    Raises:
+        ValueError: with a message fit for the user that quotes `text`.
+    """
+    seen: set[str] = set()
+    pos = seconds = 0
+    stripped = text.strip()
+    if stripped.isdigit():
+        raise ValueError(f"duration {text!r} has no unit ({_EXAMPLES})")
+    while pos < len(stripped):
+        match = _PART.match(stripped, pos)
+        if match is None:
+            raise ValueError(f"not a duration: {text!r} ({_EXAMPLES})")
+        amount, unit = match.groups()
+        if unit in seen:
+            raise ValueError(f"duration {text!r} gives '{unit}' twice")
+        seen.add(unit)
+        seconds += int(amount) * _UNIT_SECONDS[unit]
+        pos = match.end()
+    if not seen:
+        raise ValueError(f"not a duration: {text!r} ({_EXAMPLES})")
+    if seconds == 0:
+        raise ValueError(f"duration {text!r} is zero; a promise needs time to be kept")
+    return seconds * US_PER_SECOND
