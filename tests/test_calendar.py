@@ -41,7 +41,7 @@ def at(text: str) -> int:
 
 
 def window(text: str) -> tuple[int, int]:
-    """ "09:00-12:30" as seconds after local midnight; "24:00" is 86400."""
+    """A window like "09:00-12:30" as seconds after local midnight; "24:00" is 86400."""
     start, end = (int(part[:2]) * 3600 + int(part[3:]) * 60 for part in text.split("-"))
     return start, end
 
@@ -154,6 +154,8 @@ OPEN_CASES = [
     ("gap-02:30-03:00: 01:30Z-01:00Z dropped", gap_calendar("02:30-03:00"), *SUNDAY_0329, 0),
     ("gap-overlap-counted-once: [00:00Z,01:45Z) u [01:00Z,02:00Z)",
      gap_calendar("01:00-02:45", "03:00-04:00"), *SUNDAY_0329, 2 * H),
+    ("gap-contained-window-counted-once: [00:00Z,01:45Z) holds [01:00Z,01:30Z)",
+     gap_calendar("01:00-02:45", "03:00-03:30"), *SUNDAY_0329, H + 45 * M),
     # Dutch holidays.
     ("kings-day: fri 1h + mon 0 + tue 1h", OFFICE, "2026-04-24T16:00+02:00",
      "2026-04-28T10:00+02:00", 2 * H),

@@ -69,7 +69,8 @@ def load_config(
         _check(document.data, problems)
     found = problems.sorted()
     if found:
-        raise ConfigError(found, summary=f"{file}: {len(found)} problem(s)")
+        summary = f"{file}: {len(found)} problems" if len(found) > 1 else None
+        raise ConfigError(found, summary=summary)
     assert spec is not None
     return _build(spec, Path(file), environ)
 
@@ -91,7 +92,7 @@ def _read(file: str) -> str:
         message = "is not UTF-8 text"
     except OSError as exc:
         message = f"cannot be read: {exc.strerror}"
-    raise ConfigError([Problem(file, line, message)], summary=f"{file}: 1 problem(s)")
+    raise ConfigError([Problem(file, line, message)])
 
 
 class _Problems:

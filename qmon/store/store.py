@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,28 @@ def event_to_row(ev: Event) -> tuple[Any, ...]:
     )
 
 
+_SQLITE_UPSERT = (
+    f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
+    f"ON CONFLICT (source, event_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
+    + " WHERE "
+    + " OR ".join(f"events.{c} IS NOT excluded.{c}" for c in _CHANGED)
+)
+
+
+def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
+    """Upsert rows on the raw sqlite3 connection; returns how many rows changed.
+
+    An upsert whose row is already stored as given changes nothing and is not counted.
+    """
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.executemany(_SQLITE_UPSERT, rows)
+        return cur.rowcount
+    finally:
+        cur.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -83,7 +106,9 @@ class Store:
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            sqlite = parsed.get_backend_name() == "sqlite"
+            connect_args = {"check_same_thread": False} if sqlite else {}  # see EventWriter
+            engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         except Exception as exc:  # unknown driver, bad URL
             raise StoreUnavailable(f"cannot use database {safe}: {exc}") from None
         if engine.dialect.name == "sqlite":
@@ -109,6 +134,7 @@ class Store:
             try:
                 yield writer
             finally:
+                writer.close()
                 if not writer.committed:
                     conn.rollback()
 
@@ -147,29 +173,42 @@ class Store:
         """Events of `types` up to `as_of_us`, grouped by subject and in time order.
 
         Streams in chunks (a server-side cursor on PostgreSQL), so memory stays flat whatever
-        the store's size.
+        the store's size. Runs on the raw driver cursor: this is the audit's hot path, and
+        SQLAlchemy's row objects would double its cost.
         """
-        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(types)}
-        params["as_of"] = as_of_us
-        placeholders = ", ".join(f":t{i}" for i in range(len(types)))
-        where = f"type IN ({placeholders}) AND occurred_us <= :as_of"
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        params: list[Any] = [*types, as_of_us]
+        where = f"type IN ({', '.join([mark] * len(types))}) AND occurred_us <= {mark}"
         if subject_id is not None:
-            where += " AND subject_id = :subject_id"
-            params["subject_id"] = subject_id
-        sql = text(
+            where += f" AND subject_id = {mark}"
+            params.append(subject_id)
+        sql = (
             "SELECT subject_type, subject_id, occurred_us, type, owner, channel, account "
             f"FROM events WHERE {where} ORDER BY subject_type, subject_id, occurred_us"
         )
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-                sql, params
-            )
-            for part in result.partitions():
-                yield from (tuple(r) for r in part)  # type: ignore[misc]
+        raw = self.engine.raw_connection()
+        try:
+            if self.dialect == "postgresql":
+                cur = raw.cursor(name="qmon_role_events", binary=True)  # type: ignore[call-arg]
+                cur.itersize = chunk
+            else:
+                cur = raw.cursor()
+            cur.execute(sql, params)
+            while part := cur.fetchmany(chunk):
+                yield from part
+            cur.close()
+        finally:
+            raw.rollback()
+            raw.close()
 
 
 class EventWriter:
-    """Bulk upserts inside one open transaction; counts what changed."""
+    """Bulk upserts inside one open transaction; counts what changed.
+
+    On SQLite each batch is written by a background thread while the caller prepares the
+    next one: the sqlite3 module releases the GIL while SQLite works, so parsing a file and
+    writing it overlap on two cores. At most one batch waits, so memory stays bounded.
+    """
 
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._conn = conn
@@ -179,6 +218,8 @@ class EventWriter:
         self._written = 0
         self._modified = 0  # SQLite: inserted + updated, from rowcount
         self._before: int | None = None
+        self._pending: Future[int] | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
@@ -191,6 +232,7 @@ class EventWriter:
             self._write_sqlite(rows)
 
     def commit(self) -> IngestCounts:
+        self._drain()
         if self._dialect != "postgresql" and self._before is not None:
             after = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
             self.counts.inserted = after - self._before
@@ -200,19 +242,28 @@ class EventWriter:
         self.committed = True
         return self.counts
 
+    def close(self) -> None:
+        """Wait for a batch still being written (its error, if any, is dropped: the
+        transaction is rolled back anyway)."""
+        if self._pool is not None:
+            try:
+                self._drain()
+            except Exception:  # noqa: BLE001 - rolled back by the caller
+                pass
+            self._pool.shutdown()
+
+    def _drain(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._modified += pending.result()
+
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-        changed = " OR ".join(f"events.{c} IS NOT excluded.{c}" for c in _CHANGED)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
-        sql = (
-            f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
-            f"ON CONFLICT (source, event_id) DO UPDATE SET {updates} WHERE {changed}"
-        )
-        cur = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cur.executemany(sql, rows)
-        self._modified += cur.rowcount
-        cur.close()
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qmon-writer")
+        self._drain()
+        assert self._pool is not None
+        self._pending = self._pool.submit(_sqlite_upsert, self._conn, rows)
 
     def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
         raw = self._conn.connection.dbapi_connection
