@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 US_PER_SECOND = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
 
 
 def to_us(instant: datetime) -> int:
     """An aware datetime as microseconds since the epoch; naive datetimes are refused."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("timestamp has no UTC offset")
-    delta = instant - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
+    return (instant - _EPOCH) // _ONE_US
 
 
 def from_us(us: int) -> datetime:

@@ -55,23 +55,11 @@ class Instance:
     runs: list[ClockRun] = field(default_factory=list)
 
 
-#: One event as the engine sees it: occurred_us, type, owner, channel, account.
+#: One event as callers give it: occurred_us, type, owner, channel, account.
 SubjectEvent = tuple[int, str, str | None, str | None, str | None]
-
-
-class _Open:
-    """The mutable state of an instance while its subject's events are replayed."""
-
-    __slots__ = ("started", "since", "elapsed", "paused", "deadline", "ctx", "runs")
-
-    def __init__(self, started: int, ctx: list[str | None]) -> None:
-        self.started = started
-        self.since = started
-        self.elapsed = 0
-        self.paused = False
-        self.deadline: int | None = None
-        self.ctx = ctx
-        self.runs: list[ClockRun] | None = None
+#: One event on the replay timeline: occurred_us, role, owner, channel, account.
+_Step = tuple[int, Role, str | None, str | None, str | None]
+_BY_TIME_THEN_ROLE = itemgetter(0, 1)
 
 
 def evaluate_subject(
@@ -90,94 +78,12 @@ def evaluate_subject(
     `detail=True` each instance also records its clock runs (for `qmon explain`).
     """
     roles = promise.roles
-    clock = promise.clock
-    within = promise.within_us
-    ordered = sorted(
-        (e for e in events if e[1] in roles and e[0] <= as_of_us),
-        key=lambda e: (e[0], roles[e[1]]),
-    )
-    out: list[Instance] = []
-    cur: _Open | None = None
-
-    def run_until(state: _Open, end: int) -> None:
-        """Let the clock run from `state.since` to `end`; note when it reaches `within`."""
-        gained = clock.open_between(state.since, end)
-        if state.deadline is None and state.elapsed + gained >= within:
-            state.deadline = clock.advance(state.since, within - state.elapsed)
-        state.elapsed += gained
-        if state.runs is not None and end > state.since:
-            state.runs.append(ClockRun(state.since, end, True))
-
-    def close(state: _Open, stopped: int | None) -> None:
-        end = as_of_us if stopped is None else stopped
-        if not state.paused:
-            run_until(state, end)
-        elif state.runs is not None and end > state.since:
-            state.runs.append(ClockRun(state.since, end, False))
-        elapsed = state.elapsed
-        deadline = state.deadline
-        if deadline is None and not state.paused:
-            deadline = clock.advance(end, within - elapsed)
-        if elapsed > within:
-            status: Status = "breached"
-        elif stopped is not None:
-            status = "met"
-        else:
-            status = "open"
-        at_risk = (
-            status == "open" and promise.warn_at is not None and elapsed >= promise.warn_at * within
-        )
-        out.append(
-            Instance(
-                promise_id=promise.id,
-                phase=promise.phase,
-                subject_type=subject_type,
-                subject_id=subject_id,
-                cycle=len(out) + 1,
-                started_us=state.started,
-                stopped_us=stopped,
-                elapsed_us=elapsed,
-                status=status,
-                at_risk=at_risk,
-                paused=state.paused and stopped is None,
-                deadline_us=deadline,
-                owner=state.ctx[0],
-                channel=state.ctx[1],
-                account=state.ctx[2],
-                runs=state.runs or [],
-            )
-        )
-
-    for occurred, etype, owner, channel, account in ordered:
-        role = roles[etype]
-        if cur is not None:
-            for i, value in enumerate((owner, channel, account)):
-                if value is not None and cur.ctx[i] is None:
-                    cur.ctx[i] = value
-        if role == Role.START:
-            if cur is None:
-                cur = _Open(occurred, [owner, channel, account])
-                if detail:
-                    cur.runs = []
-        elif cur is None:
-            continue
-        elif role == Role.PAUSE:
-            if not cur.paused:
-                run_until(cur, occurred)
-                cur.paused = True
-                cur.since = occurred
-        elif role == Role.RESUME:
-            if cur.paused:
-                if cur.runs is not None and occurred > cur.since:
-                    cur.runs.append(ClockRun(cur.since, occurred, False))
-                cur.paused = False
-                cur.since = occurred
-        else:  # STOP
-            close(cur, occurred)
-            cur = None
-    if cur is not None:
-        close(cur, None)
-    return out
+    timeline = [
+        (e[0], roles[e[1]], e[2], e[3], e[4])
+        for e in events
+        if e[1] in roles and e[0] <= as_of_us
+    ]
+    return _replay(promise, subject_type, subject_id, timeline, as_of_us, detail)
 
 
 def evaluate(
@@ -185,7 +91,105 @@ def evaluate(
     rows: Iterable[tuple[str, str, int, str, str | None, str | None, str | None]],
     as_of_us: int,
 ) -> Iterator[Instance]:
-    """Evaluate a promise over rows grouped by subject (as `Store.role_events` yields them)."""
-    for (subject_type, subject_id), group in groupby(rows, key=itemgetter(0, 1)):
-        events = [(r[2], r[3], r[4], r[5], r[6]) for r in group]
-        yield from evaluate_subject(promise, subject_type, subject_id, events, as_of_us)
+    """Evaluate a promise over rows grouped by subject (as `Store.role_events` yields them:
+    only the promise's types, none after `as_of_us`)."""
+    roles = promise.roles
+    for (subject_type, subject_id), group in groupby(rows, key=_SUBJECT):
+        timeline = [(r[2], roles[r[3]], r[4], r[5], r[6]) for r in group]
+        yield from _replay(promise, subject_type, subject_id, timeline, as_of_us, False)
+
+
+_SUBJECT = itemgetter(0, 1)
+
+
+def _replay(
+    promise: Promise,
+    subject_type: str,
+    subject_id: str,
+    timeline: list[_Step],
+    as_of_us: int,
+    detail: bool,
+) -> list[Instance]:
+    """The state machine of README "Promise semantics", over one subject's timeline.
+
+    This is the audit's hot loop: one flat function with local state, no per-event objects.
+    """
+    if len(timeline) > 1:
+        timeline.sort(key=_BY_TIME_THEN_ROLE)
+    clock = promise.clock
+    within = promise.within_us
+    warn_at = promise.warn_at
+    out: list[Instance] = []
+    is_open = paused = False
+    started = since = elapsed = 0
+    deadline: int | None = None
+    owner = channel = account = None
+    runs: list[ClockRun] | None = None
+
+    for occurred, role, ev_owner, ev_channel, ev_account in timeline:
+        if not is_open:
+            if role != Role.START:
+                continue
+            is_open, paused = True, False
+            started = since = occurred
+            elapsed, deadline = 0, None
+            owner, channel, account = ev_owner, ev_channel, ev_account
+            runs = [] if detail else None
+            continue
+        owner = owner if owner is not None else ev_owner
+        channel = channel if channel is not None else ev_channel
+        account = account if account is not None else ev_account
+        if role == Role.START:
+            continue
+        if role == Role.RESUME:
+            if paused:
+                if runs is not None and occurred > since:
+                    runs.append(ClockRun(since, occurred, False))
+                paused, since = False, occurred
+            continue
+        if role == Role.PAUSE and paused:
+            continue
+        # PAUSE of a running clock, or STOP: the clock ran (unless paused) until now.
+        if paused:
+            if runs is not None and occurred > since:
+                runs.append(ClockRun(since, occurred, False))
+        else:
+            gained = clock.open_between(since, occurred)
+            if deadline is None and elapsed + gained >= within:
+                deadline = clock.advance(since, within - elapsed)
+            elapsed += gained
+            if runs is not None and occurred > since:
+                runs.append(ClockRun(since, occurred, True))
+        if role == Role.PAUSE:
+            paused, since = True, occurred
+            continue
+        if deadline is None and not paused:
+            deadline = clock.advance(occurred, within - elapsed)
+        out.append(
+            Instance(promise.id, promise.phase, subject_type, subject_id, len(out) + 1, started,
+                     occurred, elapsed, "breached" if elapsed > within else "met", False, False,
+                     deadline, owner, channel, account, runs or [])
+        )
+        is_open = False
+
+    if is_open:
+        if paused:
+            if runs is not None and as_of_us > since:
+                runs.append(ClockRun(since, as_of_us, False))
+        else:
+            gained = clock.open_between(since, as_of_us)
+            if deadline is None and elapsed + gained >= within:
+                deadline = clock.advance(since, within - elapsed)
+            elapsed += gained
+            if runs is not None and as_of_us > since:
+                runs.append(ClockRun(since, as_of_us, True))
+            if deadline is None:
+                deadline = clock.advance(as_of_us, within - elapsed)
+        over = elapsed > within
+        at_risk = not over and warn_at is not None and elapsed >= warn_at * within
+        out.append(
+            Instance(promise.id, promise.phase, subject_type, subject_id, len(out) + 1, started,
+                     None, elapsed, "breached" if over else "open", at_risk, paused, deadline,
+                     owner, channel, account, runs or [])
+        )
+    return out

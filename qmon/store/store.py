@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +105,7 @@ class Store:
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            sqlite = parsed.get_backend_name() == "sqlite"
-            connect_args = {"check_same_thread": False} if sqlite else {}  # see EventWriter
-            engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+            engine = create_engine(parsed, pool_pre_ping=True)
         except Exception as exc:  # unknown driver, bad URL
             raise StoreUnavailable(f"cannot use database {safe}: {exc}") from None
         if engine.dialect.name == "sqlite":
@@ -134,7 +131,6 @@ class Store:
             try:
                 yield writer
             finally:
-                writer.close()
                 if not writer.committed:
                     conn.rollback()
 
@@ -203,12 +199,7 @@ class Store:
 
 
 class EventWriter:
-    """Bulk upserts inside one open transaction; counts what changed.
-
-    On SQLite each batch is written by a background thread while the caller prepares the
-    next one: the sqlite3 module releases the GIL while SQLite works, so parsing a file and
-    writing it overlap on two cores. At most one batch waits, so memory stays bounded.
-    """
+    """Bulk upserts inside one open transaction; counts what changed."""
 
     def __init__(self, conn: Connection, dialect: str) -> None:
         self._conn = conn
@@ -218,8 +209,6 @@ class EventWriter:
         self._written = 0
         self._modified = 0  # SQLite: inserted + updated, from rowcount
         self._before: int | None = None
-        self._pending: Future[int] | None = None
-        self._pool: ThreadPoolExecutor | None = None
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
@@ -232,7 +221,6 @@ class EventWriter:
             self._write_sqlite(rows)
 
     def commit(self) -> IngestCounts:
-        self._drain()
         if self._dialect != "postgresql" and self._before is not None:
             after = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
             self.counts.inserted = after - self._before
@@ -242,28 +230,10 @@ class EventWriter:
         self.committed = True
         return self.counts
 
-    def close(self) -> None:
-        """Wait for a batch still being written (its error, if any, is dropped: the
-        transaction is rolled back anyway)."""
-        if self._pool is not None:
-            try:
-                self._drain()
-            except Exception:  # noqa: BLE001 - rolled back by the caller
-                pass
-            self._pool.shutdown()
-
-    def _drain(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self._modified += pending.result()
-
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qmon-writer")
-        self._drain()
-        assert self._pool is not None
-        self._pending = self._pool.submit(_sqlite_upsert, self._conn, rows)
+        self._modified += _sqlite_upsert(self._conn, rows)
 
     def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
         raw = self._conn.connection.dbapi_connection
