@@ -302,12 +302,12 @@ def test_constructor_refuses_bad_input(
 
 # --- segments --------------------------------------------------------------------------------
 
-NL_NAMES = holidays.country_holidays("NL", years=range(2024, 2031))
+NL_NAMES = holidays.country_holidays("NL", years=range(2024, 2031), language="en_US")
 KINGS_DAY = NL_NAMES[date(2026, 4, 27)]
 
 
 def test_holiday_labels_come_from_the_package() -> None:
-    assert KINGS_DAY in {"King's Day", "Koningsdag"}
+    assert KINGS_DAY == "King's Day"  # one language everywhere, whatever the locale
 
 
 def seg(start: str, end: str, kind: SegmentKind, label: str | None = None) -> Segment:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -66,11 +65,9 @@ def test_ids_are_unique_and_the_source_is_demo(events):
     assert {e.source for e in events} == {"demo"}
 
 
-def test_six_months_are_a_plausible_volume_made_quickly():
-    started = time.perf_counter()
+def test_six_months_are_a_plausible_volume():
     count = sum(1 for _ in generate_events(end=END))
     assert 15_000 <= count <= 30_000
-    assert time.perf_counter() - started < 3  # about 0.6 s on a developer's machine
 
 
 def test_everything_happens_inside_the_window(events):

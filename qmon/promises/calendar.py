@@ -69,6 +69,9 @@ WeeklyHours = dict[int, list[tuple[int, int]]]
 
 
 _SEARCH_YEARS = 10
+#: Holiday names in one language everywhere: by default the `holidays` package follows the
+#: process locale, so the same report would read differently from machine to machine.
+HOLIDAY_LANGUAGE = "en_US"
 _DAY = timedelta(days=1)
 
 
@@ -259,7 +262,9 @@ class BusinessCalendar:
         if year not in self._holiday_names:
             names: dict[date, list[str]] = {}
             for country, subdiv in self._regions:
-                for day, name in country_holidays(country, subdiv=subdiv, years=year).items():
+                for day, name in country_holidays(
+                    country, subdiv=subdiv, years=year, language=HOLIDAY_LANGUAGE
+                ).items():
                     names.setdefault(day, []).append(name)
             self._holiday_names[year] = {
                 day: "; ".join(dict.fromkeys(found)) for day, found in names.items()
