@@ -41,7 +41,7 @@ def demo(
     store = Store.open(config.database_url)
     try:
         summary = import_files(store, [files.events_path], source="demo")
-        result = run_audit(config, store, AuditQuery(as_of_us=to_us(end)))
+        result = run_audit(config, store, AuditQuery(as_of_us=to_us(end), keep_instances=True))
     finally:
         store.close()
     console.print(
@@ -50,12 +50,19 @@ def demo(
     )
     print_tables(result, console, config.phases, with_instances=False)
     cfg = files.config_path
+    late = next(
+        (i for p, _ in result.promises if p.calendar_name for i in result.instances
+         if i.promise_id == p.id and i.status == "breached" and i.stopped_us is not None),
+        None,
+    )
+    why = f"  qmon --config {cfg} explain {late.promise_id} {late.subject_id}\n" if late else ""
     console.print(
         "\nNext steps:\n"
         f"  qmon --config {cfg} promises list\n"
         f"  qmon --config {cfg} audit --by week --promise quote-24h\n"
         f"  qmon --config {cfg} audit --by owner --format json\n"
         f"  qmon --config {cfg} audit --instances --format csv > instances.csv\n"
+        f"{why}"
         f"Edit {cfg} and run the audit again, or import your own CRM export with "
         f"`qmon --config {cfg} import export.csv`."
     )
