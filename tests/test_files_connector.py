@@ -355,3 +355,94 @@ def test_progress_on_a_small_file_is_reported_once_at_the_end(tmp_path):
     seen: list[int] = []
     read(path, on_progress=seen.append)
     assert seen == [path.stat().st_size]
+
+
+# --- the fast paths read exactly what the csv and json modules read -------------------------
+
+
+def test_csv_line_ends_and_carriage_returns_read_as_the_csv_module_reads_them(tmp_path):
+    path = write(tmp_path, "e.csv", (
+        f"{HEADER}\r\n"
+        f"{GOOD_CSV_ROW}a\r\r\n"  # any run of CRs before the LF ends the row
+        f"{GOOD_CSV_ROW}b\rc\n"  # a CR inside a row is not CSV
+        "\r\n"
+        f"{GOOD_CSV_ROW}d\r"  # a last line may end in a CR alone
+    ))
+    assert [(n, getattr(item, "attributes", None) or item.message)
+            for n, item in iter_file_numbered(path)] == [
+        (2, {"note": "a"}),
+        (3, "not valid CSV: new-line character seen in unquoted field"),
+        (5, {"note": "d"}),
+    ]
+
+
+def test_quoted_and_unquoted_csv_records_mix(tmp_path):
+    quoted_header = ",".join(f'"{name}"' for name in HEADER.split(","))
+    path = write(tmp_path, "e.csv", (
+        f"{quoted_header}\n"
+        f'{GOOD_CSV_ROW}"a, ""b""\nc"\n'
+        f"{GOOD_CSV_ROW}\x00d\n"  # the csv module keeps a NUL, and so must a plain row
+        f'{GOOD_CSV_ROW}"\n\n"\n'
+        f"{GOOD_CSV_ROW}e,\n"
+        f'"e9",2026-11-20T09:12:00Z,quote.sent,deal,"",x\n'
+    ))
+    assert [(n, getattr(item, "attributes", None) or item.message)
+            for n, item in iter_file_numbered(path)] == [
+        (2, {"note": 'a, "b"\nc'}),
+        (4, {"note": "\x00d"}),
+        (5, {"note": "\n\n"}),
+        (8, "7 cells but the header has 6 columns"),
+        (9, "missing required field 'subject_id'"),
+    ]
+
+
+def test_a_cell_longer_than_the_csv_module_allows_is_a_bad_row(tmp_path):
+    path = write(tmp_path, "e.csv", (
+        f"{HEADER}\n{GOOD_CSV_ROW}{'x' * 200_000}\n{GOOD_CSV_ROW}{'y' * 100_000}\n"
+    ))
+    items = list(iter_file_numbered(path))
+    assert [(n, type(item).__name__) for n, item in items] == [(2, "Problem"), (3, "Event")]
+    assert items[0][1].message == "not valid CSV: field larger than field limit (131072)"
+
+
+def test_bytes_that_are_not_utf8_are_found_on_their_own_line(tmp_path):
+    path = write(tmp_path, "e.csv", (
+        b"\xef\xbb\xbf" + HEADER.encode() + b"\n"
+        + GOOD_CSV_ROW.encode() + b'"one\ntw\xff"\n'  # on the second line of a quoted cell
+        + GOOD_CSV_ROW.encode() + b"caf\xc3\xa9\n"  # UTF-8 that is not ASCII is fine
+        + GOOD_CSV_ROW.encode() + b"\xc3\n"
+        + GOOD_CSV_ROW.encode() + b"\n"
+    ))
+    assert problems(read(path)) == [
+        (3, "not valid UTF-8 (byte 3 of the line)"),
+        (5, f"not valid UTF-8 (byte {len(GOOD_CSV_ROW) + 1} of the line)"),
+    ]
+    bom_header = write(tmp_path, "b.csv", b"\xef\xbb\xbfid,occurred_at,type\xff\nx\n")
+    assert problems(read(bom_header)) == [(1, "not valid UTF-8 (byte 23 of the line)")]
+
+
+def test_json_values_with_whitespace_around_them_or_windows_line_ends(tmp_path):
+    path = write(tmp_path, "e.jsonl", (
+        f"{GOOD_JSON}\r\n  {GOOD_JSON}\t \n{GOOD_JSON} x\n"
+        '{"id": "e4", "occurred_at": "2026-11-20T09:12:00Z", "type": "quote.sent", "b": 1,'
+        ' "subject_type": "deal", "account": null, "subject_id": "D-1", "a": null, "c": 2}\r'
+    ))
+    assert [(n, getattr(item, "attributes", None) or getattr(item, "message", None))
+            for n, item in iter_file_numbered(path)] == [
+        (1, None),
+        (2, None),
+        (3, f"not valid JSON: Extra data at column {len(GOOD_JSON) + 2}"),
+        (4, {"b": 1, "c": 2}),
+    ]
+    assert list(read(path)[3].attributes) == ["b", "c"]  # in the file's order
+
+
+def test_progress_counts_every_line_of_quoted_records(tmp_path):
+    record = f'{GOOD_CSV_ROW}"two\nlines"\n'
+    path = write(tmp_path, "e.csv", HEADER + "\n" + record * PROGRESS_EVERY_LINES)
+    seen: list[int] = []
+    items = list(iter_file_numbered(path, on_progress=seen.append))
+    assert items[-1][0] == 2 * PROGRESS_EVERY_LINES  # where the last record starts
+    assert len(seen) == 3  # lines 4096 and 8192, then the end
+    assert seen == sorted(seen)
+    assert seen[-1] == path.stat().st_size
