@@ -40,6 +40,9 @@ class Event:
         account, owner, channel: optional context for breakdowns.
         link: optional URL of the CRM record, for one-click navigation from alerts and reports.
         attributes: anything else the source knew, kept as JSON.
+        record: for events read from a CRM, the record that produced them (`Opportunity/006...`):
+            when that record changes or is deleted, its events are replaced or removed as a
+            set. None for events from files.
     """
 
     source: str
@@ -53,3 +56,4 @@ class Event:
     channel: str | None = None
     link: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    record: str | None = None

@@ -655,15 +655,11 @@ def test_sections_for_later_parts_of_qmon_are_kept(tmp_path: Path) -> None:
     text = """\
     version: 1
     language: en
-    sources: {hubspot: {token: abc}}
-    mappings: {deal.created: quote.requested}
     notify: {email: {to: ops@example.com}}
     schedule: {sync: every 15m}
     """
     assert load(tmp_path, text).extra == {
         "language": "en",
-        "sources": {"hubspot": {"token": "abc"}},
-        "mappings": {"deal.created": "quote.requested"},
         "notify": {"email": {"to": "ops@example.com"}},
         "schedule": {"sync": "every 15m"},
     }
@@ -774,3 +770,29 @@ def test_parse_duration_refuses(text: str, message: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_duration(text)
     assert str(caught.value) == message
+
+
+# --- CRM sources: kinds and mappings (each kind's own settings are tested with its connector)
+
+
+def test_a_source_needs_a_known_kind(tmp_path: Path) -> None:
+    text = """\
+        version: 1
+        sources:
+          crm-nl:
+            access_token: x
+          other:
+            kind: hubspto
+        mappings:
+          hubspot:
+            rename: {}
+        """
+    assert problems(tmp_path, text) == [
+        (3, "source 'crm-nl' needs 'kind: ...' (salesforce, hubspot)"),
+        (6, "unknown source kind 'hubspto' (did you mean 'hubspot'?); kinds are salesforce, hubspot"),
+        (8, "mapping for unknown source 'hubspot'"),
+    ]
+
+
+def test_no_sources_is_fine(tmp_path: Path) -> None:
+    assert load(tmp_path, "version: 1\nsources:\n").sources == {}

@@ -29,6 +29,7 @@ from qmon.config.spec import (
     parse_window,
 )
 from qmon.config.yamlsource import YamlDocument, YamlPath, parse_yaml
+from qmon.connectors.registry import KIND_NAMES, SourceConfig, source_kind
 from qmon.errors import ConfigError, Problem
 from qmon.promises.calendar import WALL_CLOCK, BusinessCalendar, WeeklyHours
 from qmon.promises.promise import Promise, Role
@@ -65,14 +66,16 @@ def load_config(
     document = parse_yaml(_read(file), file, environ)
     problems = _Problems(document)
     spec = _validate(document, problems)
+    sources: dict[str, SourceConfig] = {}
     if isinstance(document.data, dict):
         _check(document.data, problems)
+        sources = _check_sources(document.data, problems)
     found = problems.sorted()
     if found:
         summary = f"{file}: {len(found)} problems" if len(found) > 1 else None
         raise ConfigError(found, summary=summary)
     assert spec is not None
-    return _build(spec, Path(file), environ)
+    return _build(spec, Path(file), environ, sources)
 
 
 def _read(file: str) -> str:
@@ -138,18 +141,27 @@ def _validate(document: YamlDocument, problems: _Problems) -> QmonSpec | None:
         return None
 
 
-def _translate(error: ErrorDetails, data: Any) -> tuple[YamlPath, str, bool]:
-    """A pydantic error as (path, message, whether the key's line is the place)."""
+def _translate(
+    error: ErrorDetails, data: Any, root: type[BaseModel] = QmonSpec, prefix: YamlPath = ()
+) -> tuple[YamlPath, str, bool]:
+    """A pydantic error as (path, message, whether the key's line is the place).
+
+    `root` is the model that was validated and `prefix` where its value sits in the file.
+    """
     loc = tuple(error["loc"])
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return loc, f"unknown key '{key}'{did_you_mean(key, _keys_at(loc[:-1]))}", True
+        hint = did_you_mean(key, _keys_at(loc[:-1], root))
+        return prefix + loc, f"unknown key '{key}'{hint}", True
     if kind == "missing":
-        return loc[:-1], f"{_owner(loc[:-1], data)}missing required key '{loc[-1]}'", True
+        owner = _owner(loc[:-1], data) if not prefix else ""
+        return prefix + loc[:-1], f"{owner}missing required key '{loc[-1]}'", True
     if loc and loc[-1] == "[key]":  # a mapping key that is invalid, such as a day
-        return loc[:-1], _reason(error, loc[:-1]), True
-    return loc, _reason(error, loc), False
+        return prefix + loc[:-1], _reason(error, loc[:-1]), True
+    if not loc and prefix:  # a check of the whole entry: name the entry
+        return prefix, _reason(error, prefix), False
+    return prefix + loc, _reason(error, loc or prefix), False
 
 
 def _reason(error: ErrorDetails, loc: YamlPath) -> str:
@@ -201,9 +213,9 @@ def _owner(path: YamlPath, data: Any) -> str:
     )
 
 
-def _keys_at(path: YamlPath) -> list[str]:
+def _keys_at(path: YamlPath, root: type[BaseModel] = QmonSpec) -> list[str]:
     """The keys allowed in the mapping at `path`, found by following the spec's annotations."""
-    annotation: Any = QmonSpec
+    annotation: Any = root
     for part in path:
         annotation = _unwrap(annotation)
         if get_origin(annotation) in (list, dict):
@@ -378,10 +390,74 @@ def _check_roles(promise: dict[str, Any], path: YamlPath, problems: _Problems) -
         )
 
 
+# --- CRM sources and their mappings ----------------------------------------------------------
+
+
+def _check_sources(data: dict[str, Any], problems: _Problems) -> dict[str, SourceConfig]:
+    """Validate `sources` and `mappings` with the models of each source's kind.
+
+    A source's kind is its `kind:` key, or its name when that is a kind (`salesforce:`), so
+    a single org needs no `kind`, and two HubSpot portals are `hubspot-nl: {kind: hubspot}`.
+    """
+    sources = data.get("sources") or {}
+    mappings = data.get("mappings") or {}
+    if not isinstance(sources, dict) or not isinstance(mappings, dict):
+        return {}  # the spec already said it must be a mapping
+    found: dict[str, SourceConfig] = {}
+    for name, entry in sources.items():
+        path: YamlPath = ("sources", name)
+        if not isinstance(entry, dict):
+            problems.add(path, f"source '{name}' must be a mapping of settings")
+            continue
+        kind = entry.get("kind", name)
+        if kind not in KIND_NAMES:
+            where, key = (path + ("kind",), False) if "kind" in entry else (path, True)
+            known = ", ".join(KIND_NAMES)
+            message = (
+                f"unknown source kind '{kind}'{did_you_mean(str(kind), KIND_NAMES)}; "
+                f"kinds are {known}"
+                if "kind" in entry
+                else f"source '{name}' needs 'kind: ...' ({known}){did_you_mean(name, KIND_NAMES)}"
+            )
+            problems.add(where, message, key=key)
+            continue
+        described = source_kind(kind)
+        settings = {k: v for k, v in entry.items() if k != "kind"}
+        spec = _validate_entry(described.source_spec, settings, path, problems)
+        mapping_data = mappings.get(name)
+        mapping = _validate_entry(
+            described.mapping_spec, mapping_data or {}, ("mappings", name), problems
+        )
+        if spec is not None and mapping is not None:
+            found[name] = SourceConfig(name, kind, spec, mapping)
+    for name in mappings:
+        if name not in sources:
+            problems.add(
+                ("mappings", name),
+                f"mapping for unknown source '{name}'{did_you_mean(str(name), sources)}",
+                key=True,
+            )
+    return found
+
+
+def _validate_entry(
+    model: type[BaseModel], value: Any, path: YamlPath, problems: _Problems
+) -> BaseModel | None:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where, message, at_key = _translate(error, value, model, path)
+            problems.add(where, message, key=at_key)
+        return None
+
+
 # --- Building the runtime configuration --------------------------------------------------------
 
 
-def _build(spec: QmonSpec, path: Path, environ: Mapping[str, str]) -> QmonConfig:
+def _build(
+    spec: QmonSpec, path: Path, environ: Mapping[str, str], sources: dict[str, SourceConfig]
+) -> QmonConfig:
     calendars = {
         name: _calendar(name, calendar, spec.timezone) for name, calendar in spec.calendars.items()
     }
@@ -393,6 +469,7 @@ def _build(spec: QmonSpec, path: Path, environ: Mapping[str, str]) -> QmonConfig
         calendars=calendars,
         promises=tuple(_promise(promise, calendars) for promise in spec.promises),
         extra=spec.extra(),
+        sources=sources,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from qmon.connectors.registry import SourceConfig
 from qmon.promises.calendar import BusinessCalendar
 from qmon.promises.promise import Promise
 
@@ -26,7 +27,8 @@ class QmonConfig:
         phases: the journey phases in order.
         calendars: name -> calendar.
         promises: in file order.
-        extra: validated top-level sections that later parts of qmon read (sources, notify...).
+        extra: validated top-level sections that later parts of qmon read (notify...).
+        sources: CRM sources by name, each validated with its kind's models and its mapping.
     """
 
     path: Path
@@ -36,6 +38,7 @@ class QmonConfig:
     calendars: dict[str, BusinessCalendar]
     promises: tuple[Promise, ...]
     extra: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
 
     def promise(self, promise_id: str) -> Promise | None:
         return next((p for p in self.promises if p.id == promise_id), None)

@@ -24,7 +24,7 @@ from qmon.timeutil import zone
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
-EXTRA_SECTIONS: tuple[str, ...] = ("sources", "mappings", "notify", "schedule", "language")
+EXTRA_SECTIONS: tuple[str, ...] = ("notify", "schedule", "language")
 """Top-level sections read by later parts of qmon; they reach them as `QmonConfig.extra`."""
 
 _PROMISE_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -238,11 +238,17 @@ Windows = Annotated[
 ]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, values are immutable."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class CalendarSpec(_Strict):
+Duration = Annotated[int, BeforeValidator(_duration)]
+"""A duration like "24h" or "1h 30m", validated to microseconds."""
+
+
+class CalendarSpec(Strict):
     """`calendars.<name>`: when the clock runs for promises on this calendar."""
 
     timezone: TimeZoneName | None = None  # None: the file's `timezone`
@@ -251,7 +257,7 @@ class CalendarSpec(_Strict):
     closed: list[Annotated[date, BeforeValidator(_closed_date)]] = []
 
 
-class PromiseSpec(_Strict):
+class PromiseSpec(Strict):
     """One entry of `promises`; `within` is already in microseconds."""
 
     id: Annotated[str, AfterValidator(_promise_id)]
@@ -261,13 +267,13 @@ class PromiseSpec(_Strict):
     stop: EventTypes
     pause: EventTypes | None = None
     resume: EventTypes | None = None
-    within: Annotated[int, BeforeValidator(_duration)]
+    within: Duration
     calendar: str | None = None  # None: round the clock
     objective: Share | None = None
     warn_at: Share | None = None
 
 
-class QmonSpec(_Strict):
+class QmonSpec(Strict):
     """The whole file.
 
     A section left empty (`promises:` with every entry commented out) counts as absent.
@@ -282,7 +288,7 @@ class QmonSpec(_Strict):
     ] = {}
     promises: Annotated[list[PromiseSpec], BeforeValidator(lambda v: [] if v is None else v)] = []
     language: Literal["nl", "en"] | None = None
-    sources: dict[str, Any] | None = None
+    sources: dict[str, Any] | None = None  # each entry validated by its kind's model
     mappings: dict[str, Any] | None = None
     notify: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 
@@ -27,6 +27,14 @@ class EventRow(SQLModel, table=True):
             "channel",
             "account",
         ),
+        # Replacing a CRM record's events as a set; partial, so file imports pay nothing.
+        Index(
+            "ix_events_record",
+            "source",
+            "record",
+            sqlite_where=text("record IS NOT NULL"),
+            postgresql_where=text("record IS NOT NULL"),
+        ),
     )
 
     source: str = Field(primary_key=True)
@@ -40,6 +48,7 @@ class EventRow(SQLModel, table=True):
     channel: str | None = None
     link: str | None = None
     attributes: str | None = Field(default=None, sa_column=Column(Text))
+    record: str | None = None
 
 
 #: Column order used by every bulk statement.
@@ -55,4 +64,22 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "channel",
     "link",
     "attributes",
+    "record",
 )
+
+
+class SyncCursor(SQLModel, table=True):
+    """Where one stream of one source resumes (see `qmon.connectors.base`).
+
+    `position_us` is the stream's high-water mark: every record modified before it has been
+    stored. It is written in the same transaction as the page it covers, so a sync killed at
+    any moment resumes exactly after its last committed page. `synced_us` is when the stream
+    last completed a sync, for data-health reports.
+    """
+
+    __tablename__ = "sync_cursors"
+
+    source: str = Field(primary_key=True)
+    stream: str = Field(primary_key=True)
+    position_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    synced_us: int | None = Field(default=None, sa_column=Column(BigInteger))

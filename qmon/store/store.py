@@ -8,14 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import bindparam, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
+from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
 from qmon.events import Event
-from qmon.store.schema import EVENT_COLUMNS, EventRow
+from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type, owner,
 #: channel, account.
@@ -35,6 +36,22 @@ class IngestCounts:
     unchanged: int = 0
 
 
+@dataclass
+class RecordCounts:
+    """What storing a page of CRM records did, counted in records."""
+
+    new: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+    def add(self, other: RecordCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.deleted += other.deleted
+        self.unchanged += other.unchanged
+
+
 def event_to_row(ev: Event) -> tuple[Any, ...]:
     """The tuple a bulk statement writes for one event, in `EVENT_COLUMNS` order."""
     attrs = json.dumps(ev.attributes, sort_keys=True, ensure_ascii=False) if ev.attributes else None
@@ -50,6 +67,22 @@ def event_to_row(ev: Event) -> tuple[Any, ...]:
         ev.channel,
         ev.link,
         attrs,
+        ev.record,
+    )
+
+
+def _as_stored(ev: Event, source: str) -> tuple[Any, ...]:
+    if ev.source != source or ev.record is None:
+        raise ValueError(f"event {ev.id!r} must have source {source!r} and a record")
+    return event_to_row(ev)
+
+
+def _upsert_statement() -> Any:
+    """INSERT ... ON CONFLICT for named parameters (SQLite and PostgreSQL say it alike)."""
+    return text(
+        f"INSERT INTO events ({_COLS}) VALUES ({', '.join(':' + c for c in EVENT_COLUMNS)}) "
+        "ON CONFLICT (source, event_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
     )
 
 
@@ -73,6 +106,17 @@ def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         return cur.rowcount
     finally:
         cur.close()
+
+
+def _add_record_column(engine: Engine) -> None:
+    """Stores made before events knew their CRM record get the column (and, through
+    `create_all`, its index). Schema migrations proper arrive with Alembic."""
+    with engine.begin() as conn:
+        if not engine.dialect.has_table(conn, "events"):
+            return
+        columns = {c["name"] for c in inspect(conn).get_columns("events")}
+        if "record" not in columns:
+            conn.execute(text("ALTER TABLE events ADD COLUMN record TEXT"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -111,7 +155,8 @@ class Store:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
-            SQLModel.metadata.create_all(engine, tables=[EventRow.__table__])
+            _add_record_column(engine)
+            SQLModel.metadata.create_all(engine, tables=[EventRow.__table__, SyncCursor.__table__])
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             raise StoreUnavailable(f"cannot open the store at {safe}: {reason}") from None
@@ -146,6 +191,132 @@ class Store:
             if batch:
                 w.write(batch)
             return w.commit()
+
+    # -- CRM records and sync cursors --------------------------------------------------------
+
+    def apply_page(
+        self,
+        source: str,
+        stream: str,
+        changes: Sequence[RecordChange],
+        position_us: int | None,
+    ) -> RecordCounts:
+        """Store one page of CRM records and the stream's cursor in one transaction.
+
+        Each record's events replace the events it produced before, as a set; a deleted record
+        loses them all. A record read again exactly as stored is left alone (and counted as
+        unchanged), so the lookback's re-reads cost no writes. `position_us` None keeps the
+        cursor where it is.
+        """
+        latest: dict[str, RecordChange] = {}
+        for change in changes:  # a record read twice in one page: the later read wins
+            latest.pop(change.record, None)
+            latest[change.record] = change
+        counts = RecordCounts()
+        with self.engine.begin() as conn:
+            stored = self._record_rows(conn, source, list(latest))
+            gone: list[dict[str, str]] = []
+            rows: list[dict[str, Any]] = []
+            for record, change in latest.items():
+                before = stored.get(record, set())
+                after = {_as_stored(ev, source) for ev in change.events}
+                if change.deleted:
+                    after = set()
+                if after == before:
+                    counts.unchanged += 1
+                    continue
+                if change.deleted:
+                    counts.deleted += 1
+                elif before:
+                    counts.updated += 1
+                else:
+                    counts.new += 1
+                if before:
+                    gone.append({"source": source, "record": record})
+                rows.extend(dict(zip(EVENT_COLUMNS, row, strict=True)) for row in after)
+            if gone:
+                conn.execute(
+                    text("DELETE FROM events WHERE source = :source AND record = :record"), gone
+                )
+            if rows:
+                conn.execute(_upsert_statement(), rows)
+            if position_us is not None:
+                self._save_cursor(conn, source, stream, position_us=position_us)
+        return counts
+
+    def cursor(self, source: str, stream: str) -> int | None:
+        """The stream's high-water mark (UTC microseconds), None if it never synced."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT position_us FROM sync_cursors WHERE source = :s AND stream = :t"),
+                {"s": source, "t": stream},
+            ).scalar_one_or_none()
+
+    def mark_synced(self, source: str, stream: str, synced_us: int) -> None:
+        """Record that the stream completed a sync at `synced_us`."""
+        with self.engine.begin() as conn:
+            self._save_cursor(conn, source, stream, synced_us=synced_us)
+
+    def sync_state(self, source: str | None = None) -> list[SyncCursor]:
+        """Every stream's cursor and last completed sync, optionally for one source."""
+        sql = "SELECT source, stream, position_us, synced_us FROM sync_cursors"
+        params: dict[str, Any] = {}
+        if source is not None:
+            sql += " WHERE source = :s"
+            params["s"] = source
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(sql + " ORDER BY source, stream"), params).all()
+        return [
+            SyncCursor(source=r[0], stream=r[1], position_us=r[2], synced_us=r[3]) for r in rows
+        ]
+
+    def record_events(self, source: str) -> dict[str, list[str]]:
+        """Event ids per CRM record of a source (for checks and tests)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT record, event_id FROM events WHERE source = :s AND record IS NOT NULL "
+                    "ORDER BY record, event_id"
+                ),
+                {"s": source},
+            ).all()
+        found: dict[str, list[str]] = {}
+        for record, event_id in rows:
+            found.setdefault(record, []).append(event_id)
+        return found
+
+    @staticmethod
+    def _record_rows(
+        conn: Connection, source: str, records: list[str]
+    ) -> dict[str, set[tuple[Any, ...]]]:
+        stored: dict[str, set[tuple[Any, ...]]] = {}
+        query = text(
+            f"SELECT {_COLS} FROM events WHERE source = :source AND record IN :records"
+        ).bindparams(bindparam("records", expanding=True))
+        for start in range(0, len(records), 500):
+            part = records[start : start + 500]
+            for row in conn.execute(query, {"source": source, "records": part}):
+                stored.setdefault(row[-1], set()).add(tuple(row))
+        return stored
+
+    def _save_cursor(
+        self,
+        conn: Connection,
+        source: str,
+        stream: str,
+        *,
+        position_us: int | None = None,
+        synced_us: int | None = None,
+    ) -> None:
+        column = "position_us" if position_us is not None else "synced_us"
+        value = position_us if position_us is not None else synced_us
+        conn.execute(
+            text(
+                f"INSERT INTO sync_cursors (source, stream, {column}) VALUES (:s, :t, :v) "
+                f"ON CONFLICT (source, stream) DO UPDATE SET {column} = excluded.{column}"
+            ),
+            {"s": source, "t": stream, "v": value},
+        )
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -261,4 +432,4 @@ class EventWriter:
         self.counts.updated += updated
 
 
-__all__ = ["EventWriter", "IngestCounts", "RoleRow", "Store", "event_to_row"]
+__all__ = ["EventWriter", "IngestCounts", "RecordCounts", "RoleRow", "Store", "event_to_row"]

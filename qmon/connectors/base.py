@@ -1,0 +1,159 @@
+"""The contract between a CRM connector and the sync that drives it.
+
+A connector knows its CRM: how to log in, which objects (streams) to read, how to page and
+how to turn a CRM record into canonical events. The sync (`qmon.sync`) knows everything that
+is the same for every CRM: cursors, crash-safe commits, lookback, progress and the summary.
+Keeping that split means a second CRM cannot get cursors subtly wrong in its own way.
+
+The unit of change is the **record**: one CRM row (an Opportunity, a deal, a CaseHistory row).
+A record produces zero or more events; when it is read again, its events are replaced as a
+set, so a record that changed (a case re-opened, a stage history rewritten) and a record that
+was deleted or archived in the CRM (no events any more) are both handled by one rule. Event
+ids are derived from the record (`<record>/<what>`), so re-reading a record is harmless.
+
+Streams read in ascending order of the CRM's modification stamp (`SystemModstamp`,
+`hs_lastmodifieddate`...). After each page the sync commits the page's records together with
+the stream's cursor; the cursor is the page's `high_water_us`: a promise that every record
+modified *before* that instant has been delivered. The next sync asks for records modified at
+or after `cursor - lookback`, so records that share the last stamp, or that became visible
+late, are read again rather than missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qmon.errors import QmonError
+from qmon.events import Event
+from qmon.exit_codes import ExitCode
+
+
+@dataclass
+class RecordChange:
+    """What one CRM record says now.
+
+    Attributes:
+        record: the record's key, unique within the source, e.g. `Opportunity/0065g00000AbCdE`
+            or `deals/1234`; every event it produces carries it (`Event.record`).
+        events: the events the record produces now; empty when it produces none.
+        deleted: the record was deleted or archived in the CRM; its events are removed.
+    """
+
+    record: str
+    events: list[Event] = field(default_factory=list)
+    deleted: bool = False
+
+
+@dataclass
+class Page:
+    """One page of a stream, committed atomically with the stream's cursor.
+
+    Attributes:
+        changes: the records read, in the order read.
+        high_water_us: every record modified before this instant (UTC microseconds) has now
+            been delivered; None when the page does not move the cursor (e.g. a pass over
+            archived records, or a backfill that only knows its high-water mark at the end).
+    """
+
+    changes: list[RecordChange]
+    high_water_us: int | None = None
+
+
+class Stream(Protocol):
+    """One object type of a CRM read incrementally, e.g. Salesforce `Case` or HubSpot `deals`."""
+
+    #: Stable name, used as the cursor's key together with the source name.
+    name: str
+
+    def read(self, since_us: int | None) -> Iterator[Page]:
+        """Records modified at or after `since_us` (None: all of them), oldest first, in pages.
+
+        Raises:
+            SyncError subclasses for failures that retrying did not fix.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ApiUsage:
+    """API calls a connector made in this run, and what the CRM says is left (if it says)."""
+
+    calls: int = 0
+    remaining: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of `qmon sources check`: something verified, and whether it is fine.
+
+    `detail` says in words what is missing and what to do; it never contains a secret.
+    """
+
+    ok: bool
+    what: str
+    detail: str = ""
+
+
+class Connector(Protocol):
+    """A configured CRM source."""
+
+    #: The source's name in the config; it is `Event.source` of everything it produces.
+    source: str
+
+    def streams(self) -> Sequence[Stream]:
+        """The streams to sync, in the order they should run."""
+        ...
+
+    def usage(self) -> ApiUsage:
+        """API usage so far in this run."""
+        ...
+
+    def check(self) -> list[Finding]:
+        """Verify credentials and permissions (objects and fields readable); never raises for
+        a missing permission, which is a finding, but may raise `SyncError` when the CRM
+        cannot be reached at all."""
+        ...
+
+    def close(self) -> None:
+        """Release sessions and connections."""
+        ...
+
+
+class SyncError(QmonError):
+    """A sync could not go on. What was committed stays committed; the cursor is where the
+    last committed page left it, so the next sync resumes there.
+
+    Messages never contain tokens, passwords or keys.
+    """
+
+    exit_code = ExitCode.SOURCE_FAILED
+
+
+class SourceUnreachable(SyncError):
+    """The CRM did not answer usefully, also after retries (network, 5xx, timeouts)."""
+
+
+class SourceAuthError(SyncError):
+    """The CRM refused the credentials (and logging in again did not help)."""
+
+
+class SourceLimitReached(SyncError):
+    """The CRM's API limit was reached (e.g. Salesforce REQUEST_LIMIT_EXCEEDED), or this sync
+    used its configured share of it (`api_quota_share`); the sync stopped cleanly."""
+
+
+__all__ = [
+    "ApiUsage",
+    "Connector",
+    "Finding",
+    "Page",
+    "RecordChange",
+    "SourceAuthError",
+    "SourceLimitReached",
+    "SourceUnreachable",
+    "Stream",
+    "SyncError",
+]

@@ -1,0 +1,193 @@
+"""One behaviour suite that every CRM connector passes (see `tests/conformance.py`).
+
+Each test runs against the real client library and a fake CRM server on 127.0.0.1, through
+`run_sync` or the `qmon sync` command, and checks the store: every live record's events are
+there once, deleted records have none, cursors move, failures are retried or leave a state
+that the next sync completes without loss or duplicates -- also after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qmon.config import load_config
+from qmon.store import Store
+from qmon.sync import run_sync
+from tests.clihelp import qmon
+from tests.conformance import SourceHarness
+
+HARNESSES = {
+    "salesforce": "tests.harness_salesforce:SalesforceHarness",
+    "hubspot": "tests.harness_hubspot:HubSpotHarness",
+}
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=list(HARNESSES))
+def harness(request: pytest.FixtureRequest) -> Iterator[SourceHarness]:
+    module, _, name = HARNESSES[request.param].partition(":")
+    with getattr(importlib.import_module(module), name)() as h:
+        yield h
+
+
+def write_config(tmp_path: Path, harness: SourceHarness, database_url: str | None = None) -> Path:
+    path = tmp_path / "qmon.yaml"
+    data = {
+        "version": 1,
+        "database": database_url or f"sqlite:///{tmp_path / 'qmon.db'}",
+        "sources": {harness.source: harness.source_config()},
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def sync(path: Path, **kwargs):
+    config = load_config(path)
+    store = Store.open(config.database_url)
+    try:
+        report = run_sync(config, store, **kwargs)
+        return report, store.record_events(next(iter(config.sources)))
+    finally:
+        store.close()
+
+
+def assert_consistent(stored: dict[str, list[str]], harness: SourceHarness) -> None:
+    """Every live record's events are stored, under ids derived from the record, and nothing
+    else (no deleted record, no duplicate)."""
+    assert set(stored) == harness.live_records()
+    for record, event_ids in stored.items():
+        assert event_ids, record
+        assert len(event_ids) == len(set(event_ids))
+        assert all(event_id.startswith(record + "/") for event_id in event_ids)
+
+
+def test_full_sync_pages_through_everything(tmp_path, harness, database_url):
+    harness.create(11, at=T0)  # more than a few pages at the harness's small page size
+    harness.create(4, at=T0 + timedelta(minutes=5))
+    path = write_config(tmp_path, harness, database_url)
+    result = qmon("--config", path, "sync")
+    assert result.exit_code == 0, result.output
+    assert harness.source in result.stdout
+    config = load_config(path)
+    store = Store.open(config.database_url)
+    assert_consistent(store.record_events(harness.source), harness)
+    for stream in store.sync_state(harness.source):
+        assert stream.synced_us is not None
+    store.close()
+
+
+def test_an_incremental_sync_reads_only_changes(tmp_path, harness):
+    records = harness.create(6, at=T0)
+    path = write_config(tmp_path, harness)
+    report, stored = sync(path)
+    assert report.ok and report.sources[0].total().counts.new == 6
+    before = harness.request_count()
+    report, _ = sync(path)
+    total = report.sources[0].total()
+    assert report.ok and (total.counts.new, total.counts.updated, total.counts.deleted) == (0, 0, 0)
+    quiet_calls = harness.request_count() - before
+
+    harness.change(records[0], at=datetime.now(UTC) - timedelta(seconds=1))
+    report, stored = sync(path)
+    total = report.sources[0].total()
+    assert report.ok and total.counts.updated >= 1 and total.counts.new == 0
+    assert_consistent(stored, harness)
+    # A quiet sync costs no more calls than there are streams (plus a login or two).
+    assert quiet_calls <= 3 * len(report.sources[0].streams) + 2
+
+
+def test_deleted_records_lose_their_events(tmp_path, harness):
+    records = harness.create(5, at=T0)
+    path = write_config(tmp_path, harness)
+    sync(path)
+    harness.delete(records[1], at=datetime.now(UTC) - timedelta(seconds=1))
+    report, stored = sync(path)
+    assert report.ok and report.sources[0].total().counts.deleted == 1
+    assert records[1] not in stored
+    assert_consistent(stored, harness)
+
+
+def test_transient_server_errors_are_retried(tmp_path, harness):
+    harness.create(4, at=T0)
+    path = write_config(tmp_path, harness)
+    harness.fail_next(2, 503)
+    report, stored = sync(path)
+    assert report.ok, report.sources[0].error
+    assert_consistent(stored, harness)
+
+
+def test_a_sync_that_fails_midway_resumes_without_loss_or_duplicates(tmp_path, harness):
+    harness.create(9, at=T0)
+    harness.create(9, at=T0 + timedelta(minutes=1))
+    path = write_config(tmp_path, harness)
+
+    class FailAfterFirstPage:
+        pages = 0
+
+        def stream_started(self, source, stream):
+            pass
+
+        def page_stored(self, source, stream, records):
+            self.pages += 1
+            if self.pages == 1:
+                harness.fail_next(100, 500)  # outlasts every retry
+
+        def stream_finished(self, source, stream):
+            pass
+
+    report, stored = sync(path, progress=FailAfterFirstPage())
+    assert not report.ok
+    assert 0 < len(stored) < len(harness.live_records())
+    harness.clear_faults()  # the CRM is back
+    report, stored = sync(path)
+    assert report.ok, report.sources[0].error
+    assert_consistent(stored, harness)
+
+
+def test_a_killed_sync_resumes_without_loss_or_duplicates(tmp_path, harness):
+    harness.create(40, at=T0)
+    harness.create(40, at=T0 + timedelta(minutes=1))
+    path = write_config(tmp_path, harness)
+    db = Path(load_config(path).database_url.removeprefix("sqlite:///"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QMON_CONFIG": str(path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qmon", "sync"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _stored_events(db) > 0:
+            break
+        time.sleep(0.005)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    report, stored = sync(path)
+    assert report.ok, report.sources[0].error
+    assert_consistent(stored, harness)
+
+
+def _stored_events(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as con:
+            return con.execute("SELECT count(*) FROM events").fetchone()[0]
+    except sqlite3.Error:
+        return 0
