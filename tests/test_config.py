@@ -789,7 +789,11 @@ def test_a_source_needs_a_known_kind(tmp_path: Path) -> None:
         """
     assert problems(tmp_path, text) == [
         (3, "source 'crm-nl' needs 'kind: ...' (salesforce, hubspot)"),
-        (6, "unknown source kind 'hubspto' (did you mean 'hubspot'?); kinds are salesforce, hubspot"),
+        (
+            6,
+            "unknown source kind 'hubspto' (did you mean 'hubspot'?); "
+            "kinds are salesforce, hubspot",
+        ),
         (8, "mapping for unknown source 'hubspot'"),
     ]
 

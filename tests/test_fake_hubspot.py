@@ -599,3 +599,46 @@ def test_seeding_rejects_mistakes_in_the_test_itself(fake: FakeHubSpot) -> None:
     with pytest.raises(ValueError, match="newest history entry"):
         fake.add("deals", {"dealstage": "b"}, created_at=START, updated_at=START,
                  history={"dealstage": [{"value": "a", "timestamp": START}]})
+
+
+# --- batch read, associations, account info ---------------------------------------------------
+
+
+def test_batch_read_returns_histories_and_reports_missing_ids(fake: FakeHubSpot,
+                                                              client: HubSpot) -> None:
+    deal = add_deal(fake, 0, dealstage="qualifiedtobuy")
+    answer = client.crm.objects.batch_api.read(
+        "deals", {"inputs": [{"id": deal}, {"id": "424242"}], "properties": ["dealstage"],
+                  "propertiesWithHistory": ["dealstage"]}, _preload_content=False)
+    assert answer.status == 207
+    body = json.loads(answer.data)
+    assert body["status"] == "COMPLETE"
+    [found] = body["results"]
+    assert found["id"] == deal
+    assert found["propertiesWithHistory"]["dealstage"][0]["value"] == "qualifiedtobuy"
+    assert body["errors"][0]["context"]["ids"] == ["424242"]
+
+
+def test_v4_associations_batch_read(fake: FakeHubSpot, client: HubSpot) -> None:
+    deal = add_deal(fake, 0)
+    quote = fake.add("quotes", {}, created_at=START, updated_at=START)
+    lonely = fake.add("quotes", {}, created_at=START, updated_at=START)
+    fake.associate("quotes", quote, "deals", deal)
+    answer = client.crm.associations.v4.batch_api.get_page(
+        "quotes", "deals", {"inputs": [{"id": quote}, {"id": lonely}]}, _preload_content=False)
+    results = json.loads(answer.data)["results"]
+    kind = {"category": "HUBSPOT_DEFINED", "typeId": 64, "label": None}
+    assert results == [
+        {"from": {"id": quote}, "to": [{"toObjectId": int(deal), "associationTypes": [kind]}]}
+    ]
+    back = client.crm.associations.v4.batch_api.get_page(
+        "deals", "quotes", {"inputs": [{"id": deal}]}, _preload_content=False)
+    assert json.loads(back.data)["results"][0]["to"][0]["toObjectId"] == int(quote)
+
+
+def test_account_info_through_the_generated_client(fake: FakeHubSpot, client: HubSpot) -> None:
+    api_client = client.crm.objects.basic_api.api_client
+    answer = api_client.call_api("/account-info/v3/details", "GET", auth_settings=["oauth2"],
+                                 header_params={"Accept": "application/json"},
+                                 _preload_content=False)
+    assert json.loads(answer.data)["portalId"] == fake.portal_id

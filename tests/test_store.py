@@ -29,7 +29,7 @@ def test_failed_write_changes_nothing(database_url):
     store = Store.open(database_url)
     store.ingest([ev(1)])
     with store.writer() as w:
-        w.write([("file", "e9", 1, "x", "deal", "D", None, None, None, None, None)])
+        w.write([("file", "e9", 1, "x", "deal", "D", None, None, None, None, None, None)])
         # leaving without commit() rolls back
     assert store.count_events() == 1
     store.close()

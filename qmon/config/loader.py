@@ -159,8 +159,8 @@ def _translate(
         return prefix + loc[:-1], f"{owner}missing required key '{loc[-1]}'", True
     if loc and loc[-1] == "[key]":  # a mapping key that is invalid, such as a day
         return prefix + loc[:-1], _reason(error, loc[:-1]), True
-    if not loc and prefix:  # a check of the whole entry: name the entry
-        return prefix, _reason(error, prefix), False
+    if not loc and prefix:  # a check of the whole entry: point at the entry's key
+        return prefix, _reason(error, prefix), True
     return prefix + loc, _reason(error, loc or prefix), False
 
 

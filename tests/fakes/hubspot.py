@@ -148,7 +148,25 @@ _SUPPORTED_OPERATORS = _COMPARISON_OPERATORS | {
 _KNOWN_OPERATORS = _SUPPORTED_OPERATORS | {"CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
 _NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_PATH_RE = re.compile(r"^/crm/v3/objects/(?P<type>[^/]+)(?:/(?P<rest>[^/]+))?/?$")
+_PATH_RE = re.compile(r"^/crm/v3/objects/(?P<type>[^/]+)(?:/(?P<rest>[^/]+(?:/read)?))?/?$")
+_ASSOCIATIONS_RE = re.compile(r"^/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)/batch/read/?$")
+ACCOUNT_INFO_PATH = "/account-info/v3/details"
+DEFAULT_PORTAL_ID = 62515
+"""The portal id of the ``account-info`` example in HubSpot's docs."""
+
+BATCH_READ_LIMIT = 100
+"""Inputs per batch read: the objects spec's ``BatchReadInputSimplePublicObjectId`` guide
+figure (assumed to hold with ``propertiesWithHistory`` too)."""
+
+ASSOCIATION_TYPE_IDS: Mapping[tuple[str, str], int] = {
+    ("quotes", "deals"): 64, ("calls", "deals"): 206, ("calls", "tickets"): 220,
+    ("emails", "deals"): 210, ("emails", "tickets"): 224, ("meetings", "deals"): 212,
+    ("meetings", "tickets"): 226, ("notes", "deals"): 214, ("notes", "tickets"): 228,
+    ("tasks", "deals"): 216, ("tasks", "tickets"): 230,
+    ("feedback_submissions", "tickets"): 0, ("feedback_submissions", "deals"): 0,
+}
+"""HUBSPOT_DEFINED association type ids as HubSpot's association-type table lists them for
+the default direction; 0 where the fake knows no id (qmon does not read them)."""
 
 
 # --- values as HubSpot writes them ------------------------------------------------------------
@@ -343,6 +361,8 @@ class FakeHubSpot:
         self._objects: dict[str, dict[str, StoredObject]] = {t: {} for t in OBJECT_TYPES}
         self._next_id = 1001
         self._search_cache: dict[tuple[str, str], list[StoredObject]] = {}
+        self._associations: dict[tuple[str, str, str], list[str]] = {}
+        self.portal_id = DEFAULT_PORTAL_ID
         self._lock = threading.RLock()
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._faults: deque[_Fault] = deque()
@@ -423,6 +443,11 @@ class FakeHubSpot:
             raise ValueError("count must not be negative")
         with self._lock:
             self._faults.extend([_Fault(status, retry_after)] * count)
+
+    def clear_faults(self) -> None:
+        """Forget injected faults that no request has used up yet."""
+        with self._lock:
+            self._faults.clear()
 
     @property
     def request_log(self) -> list[LoggedRequest]:
@@ -559,6 +584,17 @@ class FakeHubSpot:
             record.archived_at = _aware(archived_at)
             self._changed()
 
+    def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> None:
+        """Associate two objects (both directions), as the CRM UI or an integration would."""
+        with self._lock:
+            self._record(from_type, from_id)
+            self._record(to_type, to_id)
+            for a, a_id, b, b_id in ((from_type, from_id, to_type, to_id),
+                                     (to_type, to_id, from_type, from_id)):
+                linked = self._associations.setdefault((a, str(a_id), b), [])
+                if str(b_id) not in linked:
+                    linked.append(str(b_id))
+
     def get(self, object_type: str, object_id: str) -> StoredObject:
         """The stored object itself (live, not a copy), for assertions in tests.
 
@@ -645,6 +681,14 @@ class FakeHubSpot:
             return self._injected(self._faults.popleft())
         if token is None or token not in self._tokens:
             return _error(401, AUTH_FAILURE_MESSAGE, "INVALID_AUTHENTICATION")
+        if path.rstrip("/") == ACCOUNT_INFO_PATH and method == "GET":
+            return self._admit(token, False) or self._account_info()
+        associations = _ASSOCIATIONS_RE.match(path)
+        if associations is not None and method == "POST":
+            if body_error is not None:
+                raise _validation_error(body_error)
+            return self._admit(token, False) or self._association_batch(
+                associations.group("from"), associations.group("to"), body)
         match = _PATH_RE.match(path)
         if match is None:
             return _error(404, "resource not found", None)  # fake text
@@ -654,6 +698,12 @@ class FakeHubSpot:
             # the category is assumed too.
             raise _validation_error(f"Unable to infer object type from: {object_type}")
         is_search = rest == "search"
+        if rest == "batch/read":
+            if method != "POST":
+                return _error(405, f"{method} is not supported by FakeHubSpot on {path}", None)
+            if body_error is not None:
+                raise _validation_error(body_error)
+            return self._admit(token, False) or self._batch_read(object_type, body, query)
         if method != ("POST" if is_search else "GET"):
             return _error(405, f"{method} is not supported by FakeHubSpot on {path}", None)
         refused = self._admit(token, is_search)
@@ -761,6 +811,77 @@ class FakeHubSpot:
             return _error(404, "resource not found", None)
         return _Response(200, self._render(record, _query_list(query, "properties"),
                                            _query_list(query, "propertiesWithHistory")))
+
+    def _account_info(self) -> _Response:
+        """``GET /account-info/v3/details``: the fields of the docs' example that qmon may use."""
+        return _Response(200, {
+            "portalId": self.portal_id, "timeZone": "Europe/Amsterdam", "companyCurrency": "EUR",
+            "additionalCurrencies": [], "utcOffset": "+01:00", "utcOffsetMilliseconds": 3600000,
+            "uiDomain": "app-eu1.hubspot.com", "dataHostingLocation": "eu1",
+        })
+
+    def _batch_read(self, object_type: str, body: Any, query: dict[str, list[str]]) -> _Response:
+        """``POST /crm/v3/objects/{objectType}/batch/read``.
+
+        The body is ``BatchReadInputSimplePublicObjectId``.
+
+        Answers ``BatchResponseSimplePublicObject``: ``status: COMPLETE``, ``results``,
+        ``startedAt``, ``completedAt``. Ids that do not exist (or are archived, unless
+        ``archived=true``) are left out and reported in ``errors`` with HTTP 207, the spec's
+        ``BatchResponseSimplePublicObjectWithErrors`` (the error's wording is assumed).
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+            raise _validation_error("Invalid input JSON: inputs must be a list")
+        ids = [str(item.get("id")) for item in body["inputs"] if isinstance(item, dict)]
+        if len(ids) > BATCH_READ_LIMIT:
+            raise _validation_error(f"Too many inputs ({len(ids)}); the limit is "
+                                    f"{BATCH_READ_LIMIT}")
+        archived = _query_bool(query, "archived")
+        store = self._objects[object_type]
+        found = [store[i] for i in ids if i in store and store[i].archived == archived]
+        missing = [i for i in ids if i not in store or store[i].archived != archived]
+        now = hubspot_datetime(datetime.now(UTC))
+        payload: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": [self._render(r, _body_properties(body),
+                                     [str(p) for p in body.get("propertiesWithHistory") or []])
+                        for r in found],
+            "startedAt": now, "completedAt": now,
+        }
+        if missing:
+            payload["numErrors"] = 1
+            payload["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
+                                  "message": "Could not get some objects, they may be "
+                                             "deleted or not exist.",
+                                  "context": {"ids": missing}}]
+            return _Response(207, payload)
+        return _Response(200, payload)
+
+    def _association_batch(self, from_type: str, to_type: str, body: Any) -> _Response:
+        """``POST /crm/v4/associations/{from}/{to}/batch/read``.
+
+        One result per input id that has associations: ``{"from": {"id"}, "to":
+        [{"toObjectId", "associationTypes": [{"category", "typeId", "label"}]}]}``. Ids
+        without associations are left out (assumption: HubSpot reports them as errors).
+        """
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
+            raise _validation_error("Invalid input JSON: inputs must be a list")
+        for name in (from_type, to_type):
+            if name not in self._objects:
+                raise _validation_error(f"Unable to infer object type from: {name}")
+        type_id = ASSOCIATION_TYPE_IDS.get((from_type, to_type), 0)
+        results = []
+        for item in body["inputs"]:
+            from_id = str(item.get("id")) if isinstance(item, dict) else ""
+            linked = self._associations.get((from_type, from_id, to_type), [])
+            if linked:
+                results.append({"from": {"id": from_id}, "to": [
+                    {"toObjectId": int(to_id), "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
+                    for to_id in linked]})
+        now = hubspot_datetime(datetime.now(UTC))
+        return _Response(200, {"status": "COMPLETE", "results": results,
+                               "startedAt": now, "completedAt": now})
 
     def _search(self, object_type: str, body: Any) -> _Response:
         """``POST /crm/v3/objects/{objectType}/search``: filters, one sort, offset paging.
