@@ -360,7 +360,7 @@ _SOQL_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'",
             "\\": "\\"}
 _UNSUPPORTED_KEYWORDS = frozenset({
-    "OR", "NOT", "IN", "LIKE", "INCLUDES", "EXCLUDES", "GROUP", "HAVING", "OFFSET", "WITH",
+    "OR", "NOT", "LIKE", "INCLUDES", "EXCLUDES", "GROUP", "HAVING", "OFFSET", "WITH",
     "FOR", "USING", "TYPEOF", "FIELDS", "COUNT",
 })
 _KEYWORDS = frozenset({"SELECT", "FROM", "WHERE", "AND", "ORDER", "BY", "ASC", "DESC",
@@ -537,6 +537,8 @@ class _Parser:
             raise self.unsupported(self.peek())
         name = self.name()
         op_token = self.advance()
+        if self.keyword(op_token) == "IN":
+            return name, "IN", *self.literal_list()
         if self.keyword(op_token) in _UNSUPPORTED_KEYWORDS or op_token.text == "<>":
             raise self.unsupported(op_token)
         if op_token.kind != "op":
@@ -570,6 +572,27 @@ class _Parser:
         if token.text == "(":
             raise self.unsupported(token)
         raise self.fail(token)
+
+    def literal_list(self) -> tuple[str, list[Any]]:
+        """``(lit, lit, ...)`` after IN: literals of one kind (semi-joins are not modelled)."""
+        token = self.advance()
+        if token.text != "(":
+            raise self.fail(token)
+        if self.keyword(self.peek()) == "SELECT":
+            raise self.unsupported(self.peek())
+        kinds, values = [], []
+        while True:
+            kind, value = self.literal()
+            kinds.append(kind)
+            values.append(value)
+            token = self.advance()
+            if token.text == ")":
+                break
+            if token.text != ",":
+                raise self.fail(token)
+        if len(set(kinds)) > 1:
+            raise self.fail(token, "IN needs literals of one type")
+        return kinds[0], values
 
     def order_key(self) -> tuple[_Token, bool, bool]:
         name = self.name()
@@ -641,7 +664,7 @@ def parse_soql(text: str, sobjects: Mapping[str, SObjectSpec]) -> SoqlQuery:
             raise SoqlError("INVALID_FIELD", _locate(text, token.column, (
                 f"value of filter criterion for field '{field_spec.name}' must be of type "
                 f"{_SOQL_TYPE_NAME.get(expected or '', field_spec.type)}{quoted}")))
-        elif kind == "boolean" and op not in ("=", "!="):
+        elif kind == "boolean" and op not in ("=", "!=", "IN"):
             raise _syntax_error(text, token.column, f"operator '{op}' is not valid for boolean")
         typed.append(Condition(field_spec.name, op, kind, value))
 
@@ -670,6 +693,8 @@ def _matches(record: Mapping[str, Any], condition: Condition, spec: SObjectSpec)
     if actual is None:
         return condition.op == "!="
     left = _comparable(actual, field_type)
+    if condition.op == "IN":
+        return left in {_comparable(v, field_type) for v in condition.value}
     right = _comparable(condition.value, field_type)
     return {
         "=": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
@@ -989,6 +1014,11 @@ class FakeSalesforce:
         text = message or f"FakeSalesforce injected HTTP {status}"
         with self._lock:
             self._faults.extend([(status, code, text)] * count)
+
+    def clear_faults(self) -> None:
+        """Forget injected faults that no request has used up yet."""
+        with self._lock:
+            self._faults.clear()
 
     def fail_next_bulk_job(self, error_message: str = "FakeSalesforce injected failure") -> None:
         """Make the next Bulk 2.0 query job end in state ``Failed`` with ``errorMessage``."""

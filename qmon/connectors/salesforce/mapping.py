@@ -1,0 +1,233 @@
+"""Salesforce records to canonical events: what is read of each object and what it makes.
+
+Each synced object is declared as an `SObject`: its fields, the stamp it is read by, and how
+its rows become events. Most rows map on their own. Two kinds need their siblings:
+
+- OpportunityHistory rows say the stage *after* a change (a row is also written when only the
+  amount or close date changed), so the stage events of an opportunity are derived from all
+  its history rows in order, collapsing repeats; they are one record, `OpportunityHistory/of/
+  <OpportunityId>`, rebuilt whenever any of its rows changes.
+- The first response to a case is the earliest public CaseComment or outgoing EmailMessage;
+  each object gives its earliest per case (`CaseComment/of/<CaseId>`...), and the promise
+  engine takes the earlier of the two (a later stop is ignored once the instance is closed).
+
+Journey subjects: an Opportunity is a `deal`, a Case a `case`; quotes belong to their
+opportunity; tasks and events to the deal or case they are about (`WhatId`), else to nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from qmon.connectors.salesforce.spec import SalesforceMappingSpec
+from qmon.events import Event
+from qmon.timeutil import to_us
+
+Found = tuple[str, str, int | None, dict[str, Any]]  # (id suffix, type, at, attributes)
+
+#: Id prefixes of the journey objects (the first three characters of every record id).
+SUBJECT_PREFIXES = {"006": "deal", "500": "case"}
+
+
+@dataclass(frozen=True)
+class SObject:
+    """How one sObject is read.
+
+    Attributes:
+        name: the sObject.
+        fields: read besides Id, IsDeleted and the stamp.
+        stamp: the modification stamp the cursor follows (history rows only have CreatedDate).
+        where: a fixed filter on the incremental query (never user text).
+        parent: for objects whose events depend on their siblings: the parent's field; the
+            parent's live rows are read again (with `sibling_where`) and mapped together.
+        lookup: (field, sObject, its field): a value to fetch from a related record, e.g. a
+            QuoteDocument's opportunity through its quote.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    stamp: str = "SystemModstamp"
+    where: str = ""
+    parent: str | None = None
+    sibling_where: str = ""
+    lookup: tuple[str, str, str] | None = None
+
+
+SOBJECTS: Mapping[str, SObject] = {
+    o.name: o
+    for o in (
+        SObject("Opportunity", ("CreatedDate", "OwnerId", "AccountId", "StageName")),
+        SObject(
+            "OpportunityHistory", ("OpportunityId", "StageName", "CreatedDate"),
+            parent="OpportunityId",
+        ),
+        SObject("Quote", ("OpportunityId", "OwnerId", "AccountId", "Status", "CreatedDate")),
+        SObject("QuoteDocument", ("QuoteId", "CreatedDate"),
+                lookup=("QuoteId", "Quote", "OpportunityId")),
+        SObject("Case", ("CreatedDate", "ClosedDate", "IsClosed", "OwnerId", "AccountId",
+                         "Origin", "Status")),
+        SObject("CaseHistory", ("CaseId", "Field", "OldValue", "NewValue", "CreatedDate"),
+                stamp="CreatedDate", where="Field = 'Status'"),
+        SObject("CaseComment", ("ParentId", "IsPublished", "CreatedDate"), parent="ParentId",
+                sibling_where="IsPublished = true"),
+        SObject("EmailMessage", ("ParentId", "Incoming", "MessageDate", "CreatedDate"),
+                parent="ParentId", sibling_where="Incoming = false"),
+        SObject("Task", ("WhatId", "OwnerId", "TaskSubtype", "IsClosed", "CompletedDateTime")),
+        SObject("Event", ("WhatId", "OwnerId", "EndDateTime")),
+    )
+}  # fmt: skip
+
+
+def parse_time(value: Any) -> int | None:
+    """A Salesforce datetime (`2026-11-02T09:00:00.000+0000`) in UTC microseconds."""
+    if not value:
+        return None
+    text = str(value)
+    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 for fromisoformat
+    return to_us(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+class SalesforceMapper:
+    """Turns rows of one org into events, with its mapping and record links."""
+
+    def __init__(self, source: str, mapping: SalesforceMappingSpec, instance_url: str) -> None:
+        self.source = source
+        self.mapping = mapping
+        self.instance_url = instance_url.rstrip("/")
+
+    def link(self, sobject: str, record_id: str) -> str:
+        return f"{self.instance_url}/lightning/r/{sobject}/{record_id}/view"
+
+    def row_events(
+        self, sobject: str, row: Mapping[str, Any], looked_up: Any = None
+    ) -> list[Event]:
+        """Events of a row that maps on its own."""
+        rid = row["Id"]
+        created = parse_time(row.get("CreatedDate"))
+        owner, account = row.get("OwnerId"), row.get("AccountId")
+        channel = None
+        found: list[Found] = []
+        if sobject == "Opportunity":
+            subject = ("deal", rid)
+            found = [("created", "deal.created", created, {})]
+        elif sobject == "Quote":
+            subject = ("deal", row.get("OpportunityId"))
+            found = [("created", "quote.created", created, {})]
+        elif sobject == "QuoteDocument":
+            subject = ("deal", looked_up)
+            found = [("sent", "quote.sent", created, {"quote": row.get("QuoteId")})]
+        elif sobject == "Case":
+            subject, channel = ("case", rid), row.get("Origin")
+            found = [("opened", "case.opened", created, {})]
+            if row.get("IsClosed"):
+                found.append(("closed", "case.closed", parse_time(row.get("ClosedDate")), {}))
+        elif sobject == "CaseHistory":
+            subject = ("case", row.get("CaseId"))
+            found = self._status_events(row.get("OldValue"), row.get("NewValue"), created)
+        elif sobject == "Task":
+            subject = _about(row.get("WhatId"))
+            if row.get("IsClosed"):
+                kind = self.mapping.task_types.get(row.get("TaskSubtype") or "", "task.completed")
+                done = parse_time(row.get("CompletedDateTime"))
+                found = [("completed", kind, done, {})]
+        elif sobject == "Event":
+            subject = _about(row.get("WhatId"))
+            found = [("held", "meeting.held", parse_time(row.get("EndDateTime")), {})]
+        else:
+            raise ValueError(f"{sobject} rows are mapped with their siblings")
+        return self._events(f"{sobject}/{rid}", sobject, rid, subject, found, owner, account,
+                            channel)  # fmt: skip
+
+    def sibling_events(
+        self, sobject: str, parent_id: str, rows: Iterable[Mapping[str, Any]]
+    ) -> list[Event]:
+        """Events derived from all live rows of one parent, in time order."""
+        ordered = sorted(rows, key=lambda r: (parse_time(r.get("CreatedDate")) or 0, r["Id"]))
+        key = f"{sobject}/of/{parent_id}"
+        if sobject == "OpportunityHistory":
+            found: list[Found] = []
+            previous = None
+            for row in ordered:
+                stage = row.get("StageName")
+                if not stage or stage == previous:
+                    continue
+                previous = stage
+                at = parse_time(row.get("CreatedDate"))
+                attributes = {"stage": stage, **self._phase(stage)}
+                found.append((f"stage@{row['Id']}", "deal.stage_changed", at, attributes))
+                extra = self.mapping.stage_events.get(stage)
+                if extra:
+                    found.append((f"{extra}@{row['Id']}", extra, at, attributes))
+            return self._events(key, "Opportunity", parent_id, ("deal", parent_id), found)
+        # CaseComment / EmailMessage: the earliest response on a case
+        if SUBJECT_PREFIXES.get(parent_id[:3]) != "case" or not ordered:
+            return []
+        first = min(ordered, key=lambda r: (_response_time(r) or 0, r["Id"]))
+        found = [("first-response", "case.first_response", _response_time(first),
+                  {"via": sobject})]  # fmt: skip
+        return self._events(key, sobject, first["Id"], ("case", parent_id), found)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _status_events(self, old: Any, new: Any, at: int | None) -> list[Found]:
+        found: list[Found] = []
+        left = self.mapping.case_status_events.get(str(old)) if old else None
+        if left and left.leave:
+            found.append(("left", left.leave, at, {"status": new}))
+        entered = self.mapping.case_status_events.get(str(new)) if new else None
+        if entered and entered.enter:
+            found.append(("entered", entered.enter, at, {"status": new}))
+        return found
+
+    def _phase(self, stage: str) -> dict[str, str]:
+        phase = self.mapping.stage_phases.get(stage)
+        return {"phase": phase} if phase else {}
+
+    def _events(
+        self,
+        key: str,
+        link_object: str,
+        link_id: str,
+        subject: tuple[str, Any] | None,
+        found: list[Found],
+        owner: Any = None,
+        account: Any = None,
+        channel: Any = None,
+    ) -> list[Event]:
+        if subject is None or not subject[1]:
+            return []
+        rename = self.mapping.rename
+        return [
+            Event(
+                source=self.source,
+                id=f"{key}/{what}",
+                occurred_us=at,
+                type=rename.get(event_type, event_type),
+                subject_type=subject[0],
+                subject_id=str(subject[1]),
+                account=account or None,
+                owner=owner or None,
+                channel=str(channel).lower() if channel else None,
+                link=self.link(link_object, link_id),
+                attributes=attributes,
+                record=key,
+            )
+            for what, event_type, at, attributes in found
+            if at is not None
+        ]
+
+
+def _about(what_id: Any) -> tuple[str, str] | None:
+    """The deal or case a task or event is about, from its WhatId's prefix."""
+    if not what_id:
+        return None
+    kind = SUBJECT_PREFIXES.get(str(what_id)[:3])
+    return (kind, str(what_id)) if kind else None
+
+
+def _response_time(row: Mapping[str, Any]) -> int | None:
+    return parse_time(row.get("MessageDate")) or parse_time(row.get("CreatedDate"))
