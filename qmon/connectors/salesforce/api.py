@@ -110,7 +110,7 @@ class SalesforceApi:
             }
             try:
                 assertion = jwt.encode(claims, key, algorithm="RS256")
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, jwt.exceptions.PyJWTError):
                 raise SourceAuthError(
                     f"private_key_file {auth.private_key_file} is not an RSA private key (PEM)"
                 ) from None
