@@ -7,7 +7,7 @@ off, the transaction is rolled back and nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,10 @@ from qmon.store import Store
 from qmon.store.store import event_to_row
 
 BATCH_ROWS = 20_000
+
+#: Inputs at least this large are read in a second process while this one writes; smaller
+#: ones are done before a process would have started.
+BACKGROUND_FROM_BYTES = 8_000_000
 
 
 @dataclass
@@ -62,6 +66,47 @@ class _SeenIds:
         return f"id {key[1]!r} appears again with different content (first at {where})"
 
 
+def read_checked(
+    paths: Sequence[Path],
+    summary: ImportSummary,
+    *,
+    source: str = "file",
+    assume_tz: ZoneInfo | None = None,
+    on_progress: ProgressHook | None = None,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows to store, in batches: parsed, and checked against each other.
+
+    Bad rows and repeats are counted in `summary` (read, duplicates, problems) instead.
+    The same (source, id) twice in the input is fine when both rows are identical, and a
+    bad row otherwise: which one should win would depend on input order.
+    """
+    seen = _SeenIds()
+    batch: list[tuple[Any, ...]] = []
+    for file_no, path in enumerate(paths):
+        seen.files.append(str(path))
+        hook = (lambda n, p=path: on_progress(p, n)) if on_progress else None
+        for line, item in iter_file_numbered(
+            path, source=source, assume_tz=assume_tz, on_progress=hook
+        ):
+            summary.read += 1
+            if isinstance(item, Problem):
+                summary.problems.append(item)
+                continue
+            row = event_to_row(item)
+            verdict = seen.check((item.source, item.id), row, file_no, line)
+            if verdict == "repeat":
+                summary.duplicates += 1
+            elif verdict != "new":
+                summary.problems.append(Problem(str(path), line, verdict))
+            else:
+                batch.append(row)
+                if len(batch) >= BATCH_ROWS:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
 def import_files(
     store: Store,
     paths: Sequence[Path],
@@ -70,51 +115,44 @@ def import_files(
     assume_tz: ZoneInfo | None = None,
     skip_invalid: bool = False,
     on_progress: ProgressHook | None = None,
+    background_from_bytes: int = BACKGROUND_FROM_BYTES,
 ) -> ImportSummary:
     """Import CSV / JSON Lines files into the store.
 
-    The same (source, id) twice in the input is fine when both rows are identical, and a
-    bad row otherwise: which one should win would depend on input order.
+    Inputs of `background_from_bytes` or more are read and checked in a second process
+    while this one writes (`qmon.ingest_worker`); the result is the same either way.
 
     Raises:
         InputError: bad rows with `skip_invalid` off (nothing was written), or a file that
             cannot be read at all.
     """
     summary = ImportSummary()
-    seen = _SeenIds()
+    options = {"source": source, "assume_tz": assume_tz, "on_progress": on_progress}
+    if sum(_size(p) for p in paths) >= background_from_bytes:
+        from qmon.ingest_worker import read_in_background
+
+        batches = read_in_background(paths, summary, **options)
+    else:
+        batches = read_checked(paths, summary, **options)
     with store.writer() as writer:
-        batch: list[tuple[Any, ...]] = []
-        for file_no, path in enumerate(paths):
-            seen.files.append(str(path))
-            hook = (lambda n, p=path: on_progress(p, n)) if on_progress else None
-            for line, item in iter_file_numbered(
-                path, source=source, assume_tz=assume_tz, on_progress=hook
-            ):
-                summary.read += 1
-                if isinstance(item, Problem):
-                    summary.problems.append(item)
-                    continue
-                row = event_to_row(item)
-                verdict = seen.check((item.source, item.id), row, file_no, line)
-                if verdict == "repeat":
-                    summary.duplicates += 1
-                elif verdict != "new":
-                    summary.problems.append(Problem(str(path), line, verdict))
-                else:
-                    batch.append(row)
-                    if len(batch) >= BATCH_ROWS:
-                        writer.write(batch)
-                        batch = []
+        for batch in batches:
+            writer.write(batch)
         if summary.problems and not skip_invalid:
             raise InputError(
                 summary.problems,
                 summary=f"{len(summary.problems)} bad row(s); nothing was imported "
                 "(fix them, or use --skip-invalid to import the good rows)",
             )
-        writer.write(batch)
         counts = writer.commit()
     summary.skipped = len(summary.problems)
     summary.inserted = counts.inserted
     summary.updated = counts.updated
     summary.unchanged = counts.unchanged
     return summary
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read in this process, which says why the file cannot be read
