@@ -54,7 +54,7 @@ class SalesforceHarness:
         )  # fmt: skip
 
     def delete(self, record: str, *, at: datetime) -> None:
-        self.fake.delete_record("Case", record.split("/")[1])
+        self.fake.delete_record("Case", record.split("/")[1], at=at)
 
     def live_records(self) -> set[str]:
         return {f"Case/{r['Id']}" for r in self.fake.records("Case") if not r["IsDeleted"]}

@@ -1,13 +1,16 @@
 """The Salesforce connector through the real simple-salesforce against FakeSalesforce (TLS).
 
-What every connector must do is in the shared conformance suite; here is Salesforce's own:
-logins, session expiry, API limits and quota share, SOQL quoting, the mappings, `sources
-check`, and the path from an org to `qmon audit`.
+What every connector must do is in the shared conformance suite; here is Salesforce's own,
+through `qmon sync` / `run_sync` and a config file: logins, session expiry, API limits and
+quota share, SOQL quoting, `sources check`, and the path from an org to `qmon audit`. The
+mappings are in test_salesforce_mapping.py, paging, Bulk 2.0 and retries in
+test_salesforce_sync.py.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,8 +21,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qmon.config import load_config
 from qmon.connectors.salesforce.api import soql_string
-from qmon.connectors.salesforce.mapping import SalesforceMapper
-from qmon.connectors.salesforce.spec import SalesforceMappingSpec, StatusChange
 from qmon.store import Store
 from qmon.sync import run_sync
 from qmon.timeutil import to_us
@@ -79,118 +80,6 @@ def sync(path: Path, **kwargs):
     return run_sync(config, store, **kwargs), store
 
 
-# --- mapping, table-driven ------------------------------------------------------------------
-
-MAPPING = SalesforceMappingSpec(
-    stage_events={"Proposal/Price Quote": "quote.requested"},
-    stage_phases={"Proposal/Price Quote": "sales"},
-)
-OPP, CASE = "0065g00000AAAAAAA1", "5005g00000BBBBBBB2"
-
-ROWS = {
-    "opportunity": ("Opportunity", {"Id": OPP, "CreatedDate": rest(0), "OwnerId": "005x",
-                                    "AccountId": "001x"},
-                    [("Opportunity/" + OPP + "/created", "deal.created", 0, ("deal", OPP))]),
-    "case opened and closed": (
-        "Case",
-        {"Id": CASE, "CreatedDate": rest(0), "IsClosed": True, "ClosedDate": rest(50),
-         "Origin": "Phone"},
-        [(f"Case/{CASE}/opened", "case.opened", 0, ("case", CASE)),
-         (f"Case/{CASE}/closed", "case.closed", 50, ("case", CASE))],
-    ),
-    "status history: waiting and back": (
-        "CaseHistory",
-        {"Id": "017A", "CaseId": CASE, "CreatedDate": rest(9), "OldValue": "Working",
-         "NewValue": "Waiting on Customer"},
-        [("CaseHistory/017A/entered", "case.waiting_on_customer", 9, ("case", CASE))],
-    ),
-    "status history: leaving the wait": (
-        "CaseHistory",
-        {"Id": "017B", "CaseId": CASE, "CreatedDate": rest(30),
-         "OldValue": "Waiting on Customer", "NewValue": "Working"},
-        [("CaseHistory/017B/left", "case.customer_replied", 30, ("case", CASE))],
-    ),
-    "quote created, on its opportunity": (
-        "Quote", {"Id": "0Q0A", "OpportunityId": OPP, "CreatedDate": rest(40)},
-        [("Quote/0Q0A/created", "quote.created", 40, ("deal", OPP))],
-    ),
-    "a completed call task on a case": (
-        "Task", {"Id": "00TA", "WhatId": CASE, "IsClosed": True, "TaskSubtype": "Call",
-                 "CompletedDateTime": rest(7)},
-        [("Task/00TA/completed", "call.logged", 7, ("case", CASE))],
-    ),
-    "an open task makes nothing": (
-        "Task", {"Id": "00TB", "WhatId": CASE, "IsClosed": False}, [],
-    ),
-    "a task about no deal or case makes nothing": (
-        "Task", {"Id": "00TC", "WhatId": "001x", "IsClosed": True,
-                 "CompletedDateTime": rest(7)}, [],
-    ),
-    "a meeting on a deal": (
-        "Event", {"Id": "00UA", "WhatId": OPP, "EndDateTime": rest(60)},
-        [("Event/00UA/held", "meeting.held", 60, ("deal", OPP))],
-    ),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("sobject, row, expected", ROWS.values(), ids=list(ROWS))
-def test_rows_that_map_on_their_own(sobject, row, expected) -> None:
-    mapper = SalesforceMapper("sf", MAPPING, "https://acme.my.salesforce.com")
-    events = mapper.row_events(sobject, row)
-    assert [(e.id, e.type, e.occurred_us, (e.subject_type, e.subject_id)) for e in events] == [
-        (i, t, us(m), s) for i, t, m, s in expected
-    ]
-    for e in events:
-        assert e.link == f"https://acme.my.salesforce.com/lightning/r/{sobject}/{row['Id']}/view"
-
-
-def test_stage_history_collapses_repeats_and_maps_stages() -> None:
-    mapper = SalesforceMapper("sf", MAPPING, "https://x")
-    rows = [  # an amount change writes a row with an unchanged stage
-        {"Id": "008A", "StageName": "Prospecting", "CreatedDate": rest(0)},
-        {"Id": "008C", "StageName": "Proposal/Price Quote", "CreatedDate": rest(20)},
-        {"Id": "008B", "StageName": "Prospecting", "CreatedDate": rest(10)},
-        {"Id": "008D", "StageName": "Proposal/Price Quote", "CreatedDate": rest(30)},
-    ]
-    events = mapper.sibling_events("OpportunityHistory", OPP, rows)
-    assert [(e.type, e.occurred_us, e.attributes) for e in events] == [
-        ("deal.stage_changed", us(0), {"stage": "Prospecting"}),
-        ("deal.stage_changed", us(20), {"stage": "Proposal/Price Quote", "phase": "sales"}),
-        ("quote.requested", us(20), {"stage": "Proposal/Price Quote", "phase": "sales"}),
-    ]
-    assert {e.record for e in events} == {f"OpportunityHistory/of/{OPP}"}
-
-
-def test_the_first_response_is_the_earliest_outgoing_message() -> None:
-    mapper = SalesforceMapper("sf", SalesforceMappingSpec(), "https://x")
-    rows = [
-        {"Id": "02sB", "MessageDate": rest(25), "CreatedDate": rest(25)},
-        {"Id": "02sA", "MessageDate": rest(15), "CreatedDate": rest(16)},
-    ]
-    [event] = mapper.sibling_events("EmailMessage", CASE, rows)
-    assert (event.type, event.occurred_us) == ("case.first_response", us(15))
-    assert event.subject_id == CASE
-    assert mapper.sibling_events("EmailMessage", OPP, rows) == []  # not on a case
-
-
-def test_mapping_overrides() -> None:
-    mapping = SalesforceMappingSpec(
-        case_status_events={"On Hold": StatusChange(enter="paused", leave="resumed")},
-        task_types={"Email": "mail.out"},
-        rename={"case.opened": "ticket.created"},
-    )
-    mapper = SalesforceMapper("sf", mapping, "https://x")
-    row = {"Id": "017A", "CaseId": CASE, "CreatedDate": rest(1), "OldValue": "On Hold",
-           "NewValue": "Waiting on Customer"}  # fmt: skip
-    assert [e.type for e in mapper.row_events("CaseHistory", row)] == ["resumed"]
-    assert [e.type for e in mapper.row_events("Case", {"Id": CASE, "CreatedDate": rest(0)})] == [
-        "ticket.created"
-    ]
-    task = {"Id": "00T", "WhatId": OPP, "IsClosed": True, "TaskSubtype": "Email",
-            "CompletedDateTime": rest(2)}  # fmt: skip
-    assert [e.type for e in mapper.row_events("Task", task)] == ["mail.out"]
-
-
 # --- SOQL quoting ------------------------------------------------------------------------------
 
 
@@ -230,21 +119,70 @@ def test_client_credentials_login_sends_the_secret_only_to_the_token_endpoint(tm
     assert login.params["client_secret"] == SECRET
 
 
-def test_jwt_login_builds_a_signed_assertion(tmp_path, fake):
+def rsa_key() -> tuple[bytes, bytes]:
+    """A private key (PEM, PKCS#8) and its public key, as a connected app's certificate has."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())  # fmt: skip
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, public
+
+
+def test_jwt_login_sends_an_assertion_the_org_verifies(tmp_path, fake):
+    private, public = rsa_key()
+    fake.trust_jwt_key("3MVG9-key", public)  # the certificate uploaded to the connected app
     key_file = tmp_path / "sf.key"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_file.write_bytes(private)
     auth = {"method": "jwt", "username": "qm@acme.nl", "consumer_key": "3MVG9-key",
             "private_key_file": str(key_file)}  # fmt: skip
+    before = time.time()
     report, _ = sync(write_config(tmp_path, fake, auth, objects=["Case"]))
     assert report.ok, report.sources[0].error
     [login] = fake.token_requests
+    assert login.grant_type == "urn:ietf:params:oauth:grant-type:jwt-bearer"
     claims = _jwt_claims(login.params["assertion"])
     assert (claims["iss"], claims["sub"], claims["aud"]) == (
         "3MVG9-key", "qm@acme.nl", fake.instance_url
     )
+    assert int(before) + 180 <= claims["exp"] <= time.time() + 180  # signed now, 3 minutes
+
+    # Another key than the app's certificate: refused, in words, without the key.
+    other, _ = rsa_key()
+    key_file.write_bytes(other)
+    report, _ = sync(write_config(tmp_path, fake, auth, objects=["Case"]))
+    error = str(report.sources[0].error)
+    assert "Salesforce refused the jwt login" in error
+    assert "invalid_grant: invalid assertion" in error
+    assert "pre-authorized" in error and "PRIVATE KEY" not in error
+
+
+def test_jwt_key_from_the_environment_and_an_explicit_audience(tmp_path, fake):
+    private, public = rsa_key()
+    fake.trust_jwt_key("3MVG9-key", public)
+    auth = {"method": "jwt", "username": "qm@acme.nl", "consumer_key": "3MVG9-key",
+            "private_key": "${SF_PRIVATE_KEY}", "audience": "https://test.salesforce.com"}
+    path = write_config(tmp_path, fake, auth, objects=["Case"])
+    config = load_config(path, environ={"SF_PRIVATE_KEY": private.decode()})
+    report = run_sync(config, Store.open(config.database_url))
+    assert report.ok, report.sources[0].error
+    assert _jwt_claims(fake.token_requests[0].params["assertion"])["aud"] == (
+        "https://test.salesforce.com"
+    )
+    auth["audience"] = "https://acme.my.salesforce.com"  # not an audience Salesforce accepts
+    config = load_config(write_config(tmp_path, fake, auth, objects=["Case"]),
+                         environ={"SF_PRIVATE_KEY": private.decode()})  # fmt: skip
+    report = run_sync(config, Store.open(config.database_url))
+    assert "invalid_grant: audience is invalid" in str(report.sources[0].error)
+
+
+def test_a_session_id_is_used_as_given(tmp_path, fake):
+    fake.add_record("Case", {"CreatedDate": T0})
+    auth = {"method": "session", "session_id_file": str(tmp_path / "sid")}
+    (tmp_path / "sid").write_text(fake.session_id + "\n")
+    report, store = sync(write_config(tmp_path, fake, auth, objects=["Case"]))
+    assert report.ok, report.sources[0].error
+    assert fake.token_requests == [] and len(store.record_events("salesforce")) == 1
 
 
 def test_password_login_appends_the_security_token(tmp_path, fake):
@@ -298,7 +236,9 @@ def test_a_key_that_is_not_rsa_is_a_clear_error(tmp_path, fake):
     auth = {"method": "jwt", "username": "qm@acme.nl", "consumer_key": "3MVG9-key",
             "private_key_file": str(key_file)}  # fmt: skip
     report, _ = sync(write_config(tmp_path, fake, auth, objects=["Case"]))
-    assert "is not an RSA private key (PEM)" in str(report.sources[0].error)
+    assert "private_key_file is not an RSA private key in PEM format" in str(
+        report.sources[0].error
+    )
 
 
 def test_a_refused_login_is_clear_and_secret_free(tmp_path, fake):
@@ -342,10 +282,19 @@ def test_the_sync_stops_at_its_quota_share(tmp_path, fake):
     path = write_config(tmp_path, fake, objects=["Case"], api_quota_share="3%")
     report, store = sync(path)
     source = report.sources[0]
-    assert source.quota_stop and "api_quota_share" in str(source.error)
-    assert 0 < len(store.record_events("salesforce")) < 30
-    assert source.usage.limit == 100 and source.usage.remaining is not None
-    assert fake.api_requests_used <= 4  # 3 % of 100, and the call that showed it
+    assert source.quota_stop
+    assert str(source.error) == (
+        "this sync made 3 API requests, its api_quota_share of 3% of the org's daily limit of "
+        "100; 97 are left today; it stopped between pages and the next sync resumes from here "
+        "(raise api_quota_share to read more per sync)"
+    )
+    assert len(store.record_events("salesforce")) == 15  # three pages of five, all stored
+    assert store.cursor("salesforce", "Case") == us(14)
+    assert (source.usage.calls, source.usage.remaining, source.usage.limit) == (3, 97, 100)
+    assert fake.api_requests_used == 3
+    report, store = sync(path)  # the next resumes from the cursor, minus the 10-minute lookback
+    assert len(store.record_events("salesforce")) == 15 + 4
+    assert store.cursor("salesforce", "Case") == us(18)
 
 
 def test_persistent_5xx_stop_with_a_clear_message(tmp_path, fake):
@@ -367,10 +316,46 @@ def test_check_lists_objects_and_missing_fields(tmp_path, fake):
     path = write_config(tmp_path, fake, objects=["Case", "Task"])
     result = qmon("--config", path, "sources", "check", env=ENV)
     assert result.exit_code == 3
-    assert "✓ login" in result.stdout
-    assert "✗ Case readable: the integration user cannot read Case.Origin" in result.stdout
+    assert f"✓ login: client_credentials at {fake.instance_url}" in result.stdout
+    assert "✓ API usage: 1 of 15,000 daily API requests used" in result.stdout
+    assert (
+        "✗ Case readable: Case.Origin is not readable: give the integration user read access "
+        "to the field (field-level security), or set mappings.salesforce.case_channel_field "
+        "to another field (or null)"
+    ) in result.stdout
     assert "✓ Task readable" in result.stdout
     assert SECRET not in result.output
+
+
+def test_check_says_what_is_not_there_and_whether_the_login_works(tmp_path):
+    from tests.fakes.salesforce import default_sobjects
+
+    schema = [o for o in default_sobjects() if o.name not in ("Quote", "QuoteDocument")]
+    with FakeSalesforce(sobjects=schema) as fake:
+        path = write_config(tmp_path, fake, objects=["Opportunity", "Quote"],
+                            api_quota_share="20%")  # fmt: skip
+        result = qmon("--config", path, "sources", "check", env=ENV)
+        assert result.exit_code == 3
+        assert (
+            "✓ API usage: 1 of 15,000 daily API requests used; a sync makes at most 3,000 "
+            "(20%, api_quota_share)"
+        ) in result.stdout
+        assert "✓ Opportunity readable: 6 fields" in result.stdout
+        assert (
+            "✗ Quote readable: Quote is not available to the integration user (not enabled in "
+            "the org, or no read access): give the user read access to Quote, or remove "
+            "'Quote' from sources.salesforce.objects"
+        ) in result.stdout
+
+        fake.reject_logins("invalid_client_id", "client identifier invalid")
+        result = qmon("--config", path, "sources", "check", env=ENV)
+        assert result.exit_code == 3
+        assert (
+            "✗ login: Salesforce refused the client_credentials login at "
+            f"{fake.instance_url} (invalid_client_id: client identifier invalid); check "
+            "consumer_key and consumer_secret"
+        ) in result.stdout
+        assert "readable" not in result.stdout and SECRET not in result.output
 
 
 # --- end to end: an org, `qmon sync`, `qmon audit` --------------------------------------------
@@ -391,14 +376,12 @@ promises:
     pause: case.waiting_on_customer
     resume: case.customer_replied
     within: 4h
-mappings:
-  salesforce:
-    stage_events: {"Proposal/Price Quote": quote.requested}
 """
 
 
 def test_sync_then_audit_shows_compliance_over_synced_data(tmp_path, fake):
-    for sent in (60, 3000):
+    """The default mapping of a standard org feeds the demo-style promises."""
+    for sent in (60, 3000, None):  # a quote document in time, one late, a quote Presented
         opp = fake.add_record("Opportunity", {"StageName": "Prospecting", "CreatedDate": at(0)})
         fake.add_record("OpportunityHistory", {"OpportunityId": opp, "StageName": "Prospecting",
                                                "CreatedDate": at(0)})  # fmt: skip
@@ -406,7 +389,11 @@ def test_sync_then_audit_shows_compliance_over_synced_data(tmp_path, fake):
                                                "StageName": "Proposal/Price Quote",
                                                "CreatedDate": at(10)})  # fmt: skip
         quote = fake.add_record("Quote", {"OpportunityId": opp, "CreatedDate": at(20)})
-        fake.add_record("QuoteDocument", {"QuoteId": quote, "CreatedDate": at(sent)})
+        if sent is None:
+            fake.update_record("Quote", quote, {"Status": "Presented", "LastModifiedDate": at(300),
+                                                "SystemModstamp": at(300)})  # fmt: skip
+        else:
+            fake.add_record("QuoteDocument", {"QuoteId": quote, "CreatedDate": at(sent)})
     answered = fake.add_record("Case", {"CreatedDate": at(0), "Status": "New"})
     fake.add_record("EmailMessage", {"ParentId": answered, "Incoming": True,
                                      "CreatedDate": at(5), "MessageDate": at(5)})  # fmt: skip
@@ -422,13 +409,30 @@ def test_sync_then_audit_shows_compliance_over_synced_data(tmp_path, fake):
                                     "CreatedDate": at(1100)})  # fmt: skip
 
     path = write_config(tmp_path, fake, extra=PROMISES)
+
+    def audit() -> dict[str, tuple[int, int, int]]:
+        result = qmon("--config", path, "audit", "--as-of", "2026-11-06T00:00:00Z",
+                      "--format", "json", env=ENV)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        return {p["id"]: (p["met"], p["breached"], p["open"])
+                for p in json.loads(result.stdout)["promises"]}  # fmt: skip
+
     result = qmon("--config", path, "sync", env=ENV)
     assert result.exit_code == 0, result.output
     assert "salesforce: ok" in result.stdout
-    result = qmon("--config", path, "audit", "--as-of", "2026-11-06T00:00:00Z",
-                  "--format", "json", env=ENV)  # fmt: skip
-    assert result.exit_code == 0, result.output
-    counts = {p["id"]: (p["met"], p["breached"], p["open"])
-              for p in json.loads(result.stdout)["promises"]}  # fmt: skip
     # first reply: 90 minutes; the other: 60 minutes, paused 940, then 100 more = 160 minutes.
-    assert counts == {"quote-24h": (1, 1, 0), "first-reply": (2, 0, 0)}
+    assert audit() == {"quote-24h": (2, 1, 0), "first-reply": (2, 0, 0)}
+
+    # A new case answered late arrives with the next, incremental, sync.
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    late = fake.add_record("Case", {"CreatedDate": at(2000), "SystemModstamp": now})
+    fake.add_record("CaseComment", {"ParentId": late, "IsPublished": True,
+                                    "CreatedDate": at(2400), "SystemModstamp": now})
+    fake.clear_request_log()
+    result = qmon("--config", path, "sync", env=ENV)
+    assert result.exit_code == 0, result.output
+    queries = [r.query["q"][0] for r in fake.request_log if "queryAll" in r.path]
+    for sobject in ("Case", "CaseComment", "Opportunity", "Quote"):  # streams with a cursor
+        [query] = [q for q in queries if f" FROM {sobject} " in q]
+        assert f"FROM {sobject} WHERE SystemModstamp >= 2026-" in query
+    assert audit() == {"quote-24h": (2, 1, 0), "first-reply": (2, 1, 0)}

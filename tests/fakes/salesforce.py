@@ -751,7 +751,7 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class TokenRequest:
-    """A call to ``/services/oauth2/token``, as the fake received it (nothing is verified).
+    """A call to ``/services/oauth2/token``, as the fake received it (before any check).
 
     ``host`` is the host the client *asked for* (e.g. ``login.salesforce.com``) even when
     :meth:`FakeSalesforce.make_session` rerouted it here.
@@ -799,6 +799,7 @@ class _BulkJob:
     column_delimiter: str
     line_ending: str
     created: datetime
+    query: str = ""
     state: str = "UploadComplete"
     polls: int = 0
     error_message: str | None = None
@@ -875,6 +876,8 @@ class FakeSalesforce:
         self._login_error: tuple[str, str] | None = None
         self._log: list[RequestRecord] = []
         self._token_requests: list[TokenRequest] = []
+        self._issued: list[str] = []
+        self._jwt_keys: dict[str, str | bytes] = {}
         self._server: _TlsServer | None = None
         self._thread: threading.Thread | None = None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -974,7 +977,23 @@ class FakeSalesforce:
         token = f"{self.org_id[:15]}!{secrets.token_urlsafe(48)}"
         with self._lock:
             self._sessions.add(token)
+            self._issued.append(token)
         return token
+
+    @property
+    def issued_sessions(self) -> list[str]:
+        """Every access token minted so far, valid or not (to assert none leaks anywhere)."""
+        with self._lock:
+            return list(self._issued)
+
+    def trust_jwt_key(self, consumer_key: str, public_key_pem: str | bytes) -> None:
+        """Verify JWT bearer assertions issued by ``consumer_key`` with this RSA public key.
+
+        This is the certificate uploaded to a connected app. Assertions from consumer keys
+        without a key are checked for their claims only (the signature is not verified).
+        """
+        with self._lock:
+            self._jwt_keys[consumer_key] = public_key_pem
 
     def expire_sessions(self) -> None:
         """Invalidate every token issued so far; later calls with them get 401.
@@ -1019,6 +1038,12 @@ class FakeSalesforce:
         """Forget injected faults that no request has used up yet."""
         with self._lock:
             self._faults.clear()
+
+    @property
+    def bulk_jobs(self) -> list[tuple[str, str, str]]:
+        """(operation, sObject, SOQL) of every Bulk 2.0 query job created, oldest first."""
+        with self._lock:
+            return [(job.operation, job.sobject, job.query) for job in self._jobs.values()]
 
     def fail_next_bulk_job(self, error_message: str = "FakeSalesforce injected failure") -> None:
         """Make the next Bulk 2.0 query job end in state ``Failed`` with ``errorMessage``."""
@@ -1104,16 +1129,22 @@ class FakeSalesforce:
             self._touch(spec, record, values)
             record.update(values)
 
-    def delete_record(self, sobject: str, record_id: str) -> None:
+    def delete_record(self, sobject: str, record_id: str, *,
+                      at: datetime | str | None = None) -> None:
         """Soft-delete: ``IsDeleted`` true, visible only to queryAll, stamp bumped.
 
         Assumption: deleting bumps ``SystemModstamp``, so a queryAll filtered on it picks the
         deletion up (what SystemModstamp-based replicators rely on; not stated in the docs).
+        ``at`` sets that stamp (default: the clock).
         """
         with self._lock:
             spec = self.sobject(sobject)
             record = self._record(spec, record_id)
-            self._touch(spec, record, {})
+            stamps = {} if at is None else {
+                name: to_utc_datetime(at) for name in ("LastModifiedDate", "SystemModstamp")
+                if spec.field(name)}
+            self._touch(spec, record, stamps)
+            record.update(stamps)
             record["IsDeleted"] = True
 
     def undelete_record(self, sobject: str, record_id: str) -> None:
@@ -1375,6 +1406,9 @@ class FakeSalesforce:
         elif grant == _JWT_GRANT:
             if claims is None:
                 return oauth_error("invalid_grant", "invalid assertion")
+            problem = self._jwt_problem(params.get("assertion", ""), claims, host)
+            if problem is not None:
+                return oauth_error("invalid_grant", problem)
         elif grant == "refresh_token":
             if not params.get("refresh_token"):
                 return oauth_error("invalid_grant", "expired access/refresh token")
@@ -1393,6 +1427,45 @@ class FakeSalesforce:
             "signature": base64.b64encode(secrets.token_bytes(32)).decode(),
             "scope": "api",
         })
+
+    def _jwt_problem(self, assertion: str, claims: dict[str, Any], host: str) -> str | None:
+        """Why Salesforce would refuse this JWT bearer assertion, or None.
+
+        The claims follow the OAuth 2.0 JWT Bearer Flow page: ``iss`` the consumer key, ``sub``
+        the username, ``aud`` https://login.salesforce.com, https://test.salesforce.com or
+        (assumption, for a fake reached at its own address) the URL of the host asked, and
+        ``exp`` within three minutes of now. ``exp`` is checked against the wall clock, not
+        the org clock: the client signs with real time. A minute of skew is allowed.
+        """
+        import time
+
+        import jwt
+
+        if not isinstance(claims.get("iss"), str) or not claims["iss"]:
+            return "invalid client credentials"
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            return "user hasn't approved this consumer"
+        audiences = {"https://login.salesforce.com", "https://test.salesforce.com",
+                     f"https://{host}"}
+        if claims.get("aud") not in audiences:
+            return "audience is invalid"
+        try:
+            expires = float(claims.get("exp"))  # simple-salesforce sends it as a string
+        except (TypeError, ValueError):
+            return "invalid assertion"
+        now = time.time()
+        if expires <= now - 60:
+            return "expired authorization code"
+        if expires > now + 180 + 60:
+            return "invalid assertion"
+        key = self._jwt_keys.get(claims["iss"])
+        if key is not None:
+            try:
+                jwt.decode(assertion, key, algorithms=["RS256"],
+                           options={"verify_aud": False, "verify_exp": False})
+            except jwt.exceptions.PyJWTError:
+                return "invalid assertion"
+        return None
 
     # -- Bulk API 2.0 query jobs -------------------------------------------------------------
 
@@ -1460,6 +1533,7 @@ class FakeSalesforce:
             column_delimiter=delimiter,
             line_ending=line_ending,
             created=to_utc_datetime(self.clock()),
+            query=str(payload.get("query") or ""),
             error_message=self._fail_next_bulk_job,
         )
         self._fail_next_bulk_job = None

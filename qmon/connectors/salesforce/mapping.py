@@ -11,8 +11,14 @@ its rows become events. Most rows map on their own. Two kinds need their sibling
   each object gives its earliest per case (`CaseComment/of/<CaseId>`...), and the promise
   engine takes the earlier of the two (a later stop is ignored once the instance is closed).
 
+  Each outgoing message or public comment also makes its own `case.responded`.
+
 Journey subjects: an Opportunity is a `deal`, a Case a `case`; quotes belong to their
 opportunity; tasks and events to the deal or case they are about (`WhatId`), else to nothing.
+
+Rows arrive as REST JSON (booleans, `2026-11-02T09:00:00.000+0000`) or as Bulk 2.0 CSV (every
+value text, `""` for null, `2026-11-02T09:00:00.000Z`); `csv_row` makes the latter look like
+the former, so the mapping reads one shape.
 """
 
 from __future__ import annotations
@@ -55,30 +61,58 @@ class SObject:
     sibling_where: str = ""
     lookup: tuple[str, str, str] | None = None
 
+    @property
+    def bulk(self) -> bool:
+        """Whether a large read may use Bulk API 2.0: rows that map on their own only (rows
+        mapped with their siblings need their parents' rows again per page, which a Bulk
+        results page of thousands of unordered rows would multiply)."""
+        return self.parent is None
 
-SOBJECTS: Mapping[str, SObject] = {
-    o.name: o
-    for o in (
-        SObject("Opportunity", ("CreatedDate", "OwnerId", "AccountId", "StageName")),
-        SObject(
-            "OpportunityHistory", ("OpportunityId", "StageName", "CreatedDate"),
-            parent="OpportunityId",
-        ),
-        SObject("Quote", ("OpportunityId", "OwnerId", "AccountId", "Status", "CreatedDate")),
-        SObject("QuoteDocument", ("QuoteId", "CreatedDate"),
-                lookup=("QuoteId", "Quote", "OpportunityId")),
-        SObject("Case", ("CreatedDate", "ClosedDate", "IsClosed", "OwnerId", "AccountId",
-                         "Origin", "Status")),
-        SObject("CaseHistory", ("CaseId", "Field", "OldValue", "NewValue", "CreatedDate"),
-                stamp="CreatedDate", where="Field = 'Status'"),
-        SObject("CaseComment", ("ParentId", "IsPublished", "CreatedDate"), parent="ParentId",
-                sibling_where="IsPublished = true"),
-        SObject("EmailMessage", ("ParentId", "Incoming", "MessageDate", "CreatedDate"),
-                parent="ParentId", sibling_where="Incoming = false"),
-        SObject("Task", ("WhatId", "OwnerId", "TaskSubtype", "IsClosed", "CompletedDateTime")),
-        SObject("Event", ("WhatId", "OwnerId", "EndDateTime")),
-    )
-}  # fmt: skip
+
+def sobjects(mapping: SalesforceMappingSpec) -> dict[str, SObject]:
+    """How each object is read, for a mapping (the case channel field is the mapping's)."""
+    channel = (mapping.case_channel_field,) if mapping.case_channel_field else ()
+    return {
+        o.name: o
+        for o in (
+            SObject("Opportunity", ("CreatedDate", "OwnerId", "AccountId")),
+            SObject(
+                "OpportunityHistory", ("OpportunityId", "StageName", "CreatedDate"),
+                parent="OpportunityId",
+            ),
+            SObject("Quote", ("OpportunityId", "OwnerId", "AccountId", "Status", "CreatedDate",
+                              "LastModifiedDate")),
+            SObject("QuoteDocument", ("QuoteId", "CreatedDate"),
+                    lookup=("QuoteId", "Quote", "OpportunityId")),
+            SObject("Case", ("CreatedDate", "ClosedDate", "IsClosed", "OwnerId", "AccountId",
+                             *channel)),
+            SObject("CaseHistory", ("CaseId", "Field", "OldValue", "NewValue", "CreatedDate"),
+                    stamp="CreatedDate", where="Field = 'Status'"),
+            SObject("CaseComment", ("ParentId", "IsPublished", "CreatedDate"),
+                    parent="ParentId", sibling_where="IsPublished = true"),
+            # Status '5' is a draft: written, not sent.
+            SObject("EmailMessage", ("ParentId", "Incoming", "MessageDate", "CreatedDate"),
+                    parent="ParentId", sibling_where="Incoming = false AND Status != '5'"),
+            SObject("Task", ("WhatId", "OwnerId", "TaskSubtype", "Type", "IsClosed",
+                             "CompletedDateTime", "LastModifiedDate")),
+            SObject("Event", ("WhatId", "OwnerId", "Type", "EventSubtype", "EndDateTime")),
+        )
+    }  # fmt: skip
+
+
+SOBJECTS: Mapping[str, SObject] = sobjects(SalesforceMappingSpec())
+"""How each object is read with the default mapping."""
+
+#: Fields that are booleans (Bulk CSV says "true"/"false").
+BOOLEAN_FIELDS = frozenset({"IsDeleted", "IsClosed", "IsPublished", "Incoming"})
+
+
+def csv_row(row: Mapping[str, str]) -> dict[str, Any]:
+    """A Bulk 2.0 CSV row in the shape of a REST row: null for "", booleans as booleans."""
+    return {
+        name: None if value == "" else (value == "true" if name in BOOLEAN_FIELDS else value)
+        for name, value in row.items()
+    }
 
 
 def parse_time(value: Any) -> int | None:
@@ -111,17 +145,24 @@ class SalesforceMapper:
         owner, account = row.get("OwnerId"), row.get("AccountId")
         channel = None
         found: list[Found] = []
+        m = self.mapping
         if sobject == "Opportunity":
             subject = ("deal", rid)
             found = [("created", "deal.created", created, {})]
         elif sobject == "Quote":
             subject = ("deal", row.get("OpportunityId"))
             found = [("created", "quote.created", created, {})]
+            status = row.get("Status")
+            sent = m.quote_status_events.get(status) if status else None
+            if sent:  # when the quote was last changed in this status: see the docs
+                at = parse_time(row.get("LastModifiedDate"))
+                found.append(("status", sent, at, {"status": status}))
         elif sobject == "QuoteDocument":
             subject = ("deal", looked_up)
             found = [("sent", "quote.sent", created, {"quote": row.get("QuoteId")})]
         elif sobject == "Case":
-            subject, channel = ("case", rid), row.get("Origin")
+            subject = ("case", rid)
+            channel = row.get(m.case_channel_field) if m.case_channel_field else None
             found = [("opened", "case.opened", created, {})]
             if row.get("IsClosed"):
                 found.append(("closed", "case.closed", parse_time(row.get("ClosedDate")), {}))
@@ -130,17 +171,24 @@ class SalesforceMapper:
             found = self._status_events(row.get("OldValue"), row.get("NewValue"), created)
         elif sobject == "Task":
             subject = _about(row.get("WhatId"))
-            if row.get("IsClosed"):
-                kind = self.mapping.task_types.get(row.get("TaskSubtype") or "", "task.completed")
-                done = parse_time(row.get("CompletedDateTime"))
+            kind = _lookup(m.task_types, row.get("TaskSubtype"), row.get("Type"))
+            if row.get("IsClosed") and kind:
+                done = parse_time(row.get("CompletedDateTime") or row.get("LastModifiedDate"))
                 found = [("completed", kind, done, {})]
         elif sobject == "Event":
             subject = _about(row.get("WhatId"))
-            found = [("held", "meeting.held", parse_time(row.get("EndDateTime")), {})]
+            kind = _lookup(m.event_types, row.get("Type"), row.get("EventSubtype"))
+            if kind:
+                found = [("held", kind, parse_time(row.get("EndDateTime")), {})]
         else:
             raise ValueError(f"{sobject} rows are mapped with their siblings")
-        return self._events(f"{sobject}/{rid}", sobject, rid, subject, found, owner, account,
-                            channel)  # fmt: skip
+        # History rows and quote documents have no record page: link to what they are about.
+        link_object, link_id = {
+            "CaseHistory": ("Case", row.get("CaseId")),
+            "QuoteDocument": ("Quote", row.get("QuoteId")),
+        }.get(sobject, (sobject, rid))
+        return self._events(f"{sobject}/{rid}", link_object, link_id or rid, subject, found,
+                            owner, account, channel)  # fmt: skip
 
     def sibling_events(
         self, sobject: str, parent_id: str, rows: Iterable[Mapping[str, Any]]
@@ -163,13 +211,18 @@ class SalesforceMapper:
                 if extra:
                     found.append((f"{extra}@{row['Id']}", extra, at, attributes))
             return self._events(key, "Opportunity", parent_id, ("deal", parent_id), found)
-        # CaseComment / EmailMessage: the earliest response on a case
+        # CaseComment / EmailMessage: the earliest response on a case, and every response
         if SUBJECT_PREFIXES.get(parent_id[:3]) != "case" or not ordered:
             return []
         first = min(ordered, key=lambda r: (_response_time(r) or 0, r["Id"]))
         found = [("first-response", "case.first_response", _response_time(first),
-                  {"via": sobject})]  # fmt: skip
-        return self._events(key, sobject, first["Id"], ("case", parent_id), found)
+                  {"via": sobject, sobject: first["Id"]})]  # fmt: skip
+        found += [
+            (f"responded@{row['Id']}", "case.responded", _response_time(row),
+             {"via": sobject, sobject: row["Id"]})
+            for row in ordered
+        ]  # fmt: skip
+        return self._events(key, "Case", parent_id, ("case", parent_id), found)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -206,7 +259,7 @@ class SalesforceMapper:
                 source=self.source,
                 id=f"{key}/{what}",
                 occurred_us=at,
-                type=rename.get(event_type, event_type),
+                type=renamed,
                 subject_type=subject[0],
                 subject_id=str(subject[1]),
                 account=account or None,
@@ -217,8 +270,16 @@ class SalesforceMapper:
                 record=key,
             )
             for what, event_type, at, attributes in found
-            if at is not None
+            if at is not None and (renamed := rename.get(event_type, event_type))
         ]
+
+
+def _lookup(table: Mapping[str, str | None], *keys: Any) -> str | None:
+    """The type for the first key the table names (None: named, no event), else its "*"."""
+    for key in keys:
+        if key and key in table:
+            return table[key]
+    return table.get("*")
 
 
 def _about(what_id: Any) -> tuple[str, str] | None:
