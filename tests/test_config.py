@@ -482,8 +482,7 @@ database: postgresql+psycopg://qmon:${DB_PASSWORD}@db/qmon
 notify:
   slack:
     token: ${SLACK_TOKEN}
-    channel: "#${CHANNEL}-alerts"
-    note: costs $${PRICE}
+    channel: "#${CHANNEL}-alerts-$${PRICE}"
 """
 
 
@@ -493,9 +492,10 @@ def test_environment_variables_are_substituted_in_values(tmp_path: Path) -> None
     config = load(tmp_path, ENV_CONFIG, environ)
 
     assert config.database_url == "postgresql+psycopg://qmon:hunter2@db/qmon"
-    assert config.extra == {
-        "notify": {"slack": {"token": "xoxb-1", "channel": "#ops-alerts", "note": "costs ${PRICE}"}}
-    }
+    slack = config.extra["notify"].slack
+    assert slack.token.get_secret_value() == "xoxb-1"
+    assert slack.channel == "#ops-alerts-${PRICE}"
+    assert "xoxb-1" not in repr(config)
 
 
 def test_an_unset_variable_is_named_and_nothing_else_is_shown(tmp_path: Path) -> None:
@@ -655,14 +655,45 @@ def test_sections_for_later_parts_of_qmon_are_kept(tmp_path: Path) -> None:
     text = """\
     version: 1
     language: en
-    notify: {email: {to: ops@example.com}}
-    schedule: {sync: every 15m}
+    notify:
+      email: {smtp: {host: smtp.acme.nl}, from: qmon@acme.nl, to: ops@example.com}
+    schedule: {sync: 15m, weekly_report: "tue 07:30"}
     """
-    assert load(tmp_path, text).extra == {
-        "language": "en",
-        "notify": {"email": {"to": "ops@example.com"}},
-        "schedule": {"sync": "every 15m"},
-    }
+    extra = load(tmp_path, text).extra
+    assert extra["language"] == "en"
+    email = extra["notify"].email
+    assert (email.smtp.host, email.smtp.port, email.sender, email.to) == (
+        "smtp.acme.nl", 587, "qmon@acme.nl", ["ops@example.com"]
+    )
+    schedule = extra["schedule"]
+    assert (schedule.sync, schedule.check, schedule.weekly_report) == (
+        15 * 60_000_000, 5 * 60_000_000, (1, 7, 30)
+    )
+
+
+def test_agent_settings_are_checked_with_located_messages(tmp_path: Path) -> None:
+    text = """\
+    version: 1
+    notify:
+      slack:
+        token: xoxb-secret-value
+        token_file: /run/secrets/slack
+        chanel: "#q"
+        routes:
+          - {channel: "#x"}
+      email: {smtp: {host: h, security: tls}, from: not-an-address, to: [a@b.nl]}
+    schedule: {weekly_report: "mnd 08:00"}
+    """
+    found = problems(tmp_path, text)
+    assert found == [
+        (3, "missing required key 'channel'"),
+        (6, "unknown key 'chanel' (did you mean 'channel'?)"),
+        (8, "a route needs 'phase' or 'promise' (or both) besides 'channel'"),
+        (9, "'security' must be 'starttls', 'ssl' or 'none'"),
+        (9, "'not-an-address' is not an e-mail address"),
+        (10, "unknown day 'mnd' (did you mean 'mon'?)"),
+    ]
+    assert not any("xoxb-secret-value" in message for _, message in found)
 
 
 def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
@@ -800,3 +831,25 @@ def test_a_source_needs_a_known_kind(tmp_path: Path) -> None:
 
 def test_no_sources_is_fine(tmp_path: Path) -> None:
     assert load(tmp_path, "version: 1\nsources:\n").sources == {}
+
+
+def test_slack_routes_and_quiet_hours_name_what_exists(tmp_path: Path) -> None:
+    text = PROMISE + """\
+calendars:
+  office-nl: {hours: {mon-fri: ["09:00-17:00"]}}
+notify:
+  slack:
+    token: ${SLACK_TOKEN}
+    channel: "#kwaliteit"
+    quiet_hours: ofice-nl
+    routes:
+      - {phase: after-sale, channel: "#support"}
+      - {promise: quote-48h, channel: "#sales"}
+"""
+    found = problems(tmp_path, text, {"SLACK_TOKEN": "xoxb-1"})
+    assert [message for _, message in found] == [
+        "unknown calendar 'ofice-nl' (did you mean 'office-nl'?); calendars are: office-nl",
+        "unknown phase 'after-sale' (did you mean 'after-sales'?); phases are: pre-sales, "
+        "sales, after-sales",
+        "unknown promise 'quote-48h' (did you mean 'quote-24h'?); promises are: quote-24h",
+    ]

@@ -261,6 +261,32 @@ def _check(data: dict[str, Any], problems: _Problems) -> None:
     promises = data.get("promises")
     if isinstance(promises, list):
         _check_promises(promises, phases, calendar_names, problems)
+    _check_slack(data, phases, calendar_names, problems)
+
+
+def _check_slack(
+    data: dict[str, Any], phases: list[str] | None, calendars: list[str] | None, problems: _Problems
+) -> None:
+    """Slack routes name phases and promises that exist; quiet hours name a calendar."""
+    notify = data.get("notify")
+    slack = notify.get("slack") if isinstance(notify, dict) else None
+    if not isinstance(slack, dict):
+        return
+    path: YamlPath = ("notify", "slack")
+    _check_reference(slack.get("quiet_hours"), calendars, "calendar", path + ("quiet_hours",),
+                     problems)  # fmt: skip
+    promises = data.get("promises")
+    ids = (
+        [p.get("id") for p in promises if isinstance(p, dict)]
+        if isinstance(promises, list)
+        else None
+    )
+    routes = slack.get("routes")
+    for n, route in enumerate(routes if isinstance(routes, list) else ()):
+        if isinstance(route, dict):
+            where = path + ("routes", n)
+            _check_reference(route.get("phase"), phases, "phase", where + ("phase",), problems)
+            _check_reference(route.get("promise"), ids, "promise", where + ("promise",), problems)
 
 
 def _check_phases(phases: Any, problems: _Problems) -> list[str] | None:
