@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 
 import pytest
 from hypothesis import given
@@ -139,14 +140,61 @@ def test_compliance_is_not_evaluated_without_data():
     assert t.compliance is None
 
 
-def test_evaluate_groups_rows_by_subject():
+def test_evaluate_reads_subjects_in_a_row():
+    """`evaluate` reads role-coded rows subject after subject; an instance open when its
+    subject's rows end stays open, and the next subject (even with the same id) starts afresh."""
+    start, stop = Role.START, Role.STOP
     rows = [
-        ("deal", "A", T0, "req", None, None, None),
-        ("deal", "A", T0 + H, "done", None, None, None),
-        ("deal", "B", T0, "req", None, None, None),
+        ("case", "A", T0, start, None, None, None),
+        ("deal", "A", T0 + H, stop, None, None, None),  # not the case's stop
+        ("deal", "A", T0 + 2 * H, start, "anna", None, None),
+        ("deal", "A", T0 + 3 * H, stop, "bram", "web", None),
+        ("deal", "B", T0, start, None, None, None),
     ]
-    got = [(i.subject_id, i.status) for i in evaluate(promise(), rows, T0 + 2 * H)]
-    assert got == [("A", "met"), ("B", "open")]
+    got = [
+        (i.subject_type, i.subject_id, i.cycle, i.status, i.owner, i.channel)
+        for i in evaluate(promise(), rows, T0 + 4 * H)
+    ]
+    assert got == [
+        ("case", "A", 1, "open", None, None),
+        ("deal", "A", 1, "met", "anna", "web"),
+        ("deal", "B", 1, "open", None, None),
+    ]
+
+
+_ROLE_OF = {"req": Role.START, "wait": Role.PAUSE, "back": Role.RESUME, "done": Role.STOP}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A", "B", "C"]),
+            st.integers(0, 60),
+            st.sampled_from(list(_ROLE_OF)),
+            st.sampled_from([None, "anna", "bram"]),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 61),
+)
+def test_evaluate_over_many_subjects_equals_each_subject_alone(events, as_of_step):
+    """The flat replay over a stream of subjects gives what replaying each subject on its own
+    gives: nothing (state, cycle count, owner, pause) leaks from one subject to the next."""
+    p = promise(within=5 * H, warn_at=0.5)
+    as_of = T0 + as_of_step * H
+    rows = sorted(  # by subject, time and role; rows equal in those keep their order
+        [
+            ("deal", sid, T0 + h * H, _ROLE_OF[kind], owner, None, None)
+            for sid, h, kind, owner in events
+            if T0 + h * H <= as_of
+        ],
+        key=itemgetter(1, 2, 3),
+    )
+    alone = []
+    for sid in ("A", "B", "C"):
+        evs = [(T0 + h * H, kind, owner, None, None) for s, h, kind, owner in events if s == sid]
+        alone += evaluate_subject(p, "deal", sid, evs, as_of)
+    assert list(evaluate(p, rows, as_of)) == alone
 
 
 kinds = st.sampled_from(["req", "done", "wait", "back"])

@@ -7,6 +7,8 @@ import random
 import sys
 from pathlib import Path
 
+import pytest
+
 from qmon.events import Event
 from qmon.promises.calendar import WALL_CLOCK
 from qmon.promises.promise import Promise, Role
@@ -44,7 +46,11 @@ def random_events(seed: int, n_subjects: int = 300) -> list[Event]:
     return out
 
 
-def test_engine_counts_equal_window_sql(database_url):
+@pytest.mark.parametrize(
+    "shown", [{}, {"by": "owner", "keep_instances": True}], ids=["counts", "with-context"]
+)
+def test_engine_counts_equal_window_sql(database_url, shown):
+    """Both ways the audit reads events: bare, and with owner, channel and account."""
     promise = Promise(
         "quote-24h", "Quote", "sales",
         {"quote.requested": Role.START, "quote.sent": Role.STOP}, 24 * H, WALL_CLOCK,
@@ -52,7 +58,8 @@ def test_engine_counts_equal_window_sql(database_url):
     store = Store.open(database_url)
     store.ingest(random_events(seed=3))
     as_of = T0 + 200 * H
-    result = run_audit(_Config(promise), store, AuditQuery(as_of_us=as_of))  # type: ignore[arg-type]
+    query = AuditQuery(as_of_us=as_of, **shown)
+    result = run_audit(_Config(promise), store, query)  # type: ignore[arg-type]
     tally = result.promises[0][1]
     raw = store.engine.raw_connection()
     style = "qmark" if store.dialect == "sqlite" else "pyformat"

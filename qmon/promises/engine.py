@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import groupby
 from operator import itemgetter
 from typing import Literal
 
@@ -57,9 +56,11 @@ class Instance:
 
 #: One event as callers give it: occurred_us, type, owner, channel, account.
 SubjectEvent = tuple[int, str, str | None, str | None, str | None]
-#: One event on the replay timeline: occurred_us, role, owner, channel, account.
-_Step = tuple[int, Role, str | None, str | None, str | None]
-_BY_TIME_THEN_ROLE = itemgetter(0, 1)
+#: One event as the replay reads it (and `Store.role_events(promise.roles, ...)` yields it):
+#: subject_type, subject_id, occurred_us, role, owner, channel, account.
+RoleEvent = tuple[str, str, int, int, str | None, str | None, str | None]
+_BY_TIME_THEN_ROLE = itemgetter(2, 3)
+_START, _PAUSE, _RESUME = int(Role.START), int(Role.PAUSE), int(Role.RESUME)
 
 
 def evaluate_subject(
@@ -79,56 +80,50 @@ def evaluate_subject(
     """
     roles = promise.roles
     timeline = [
-        (e[0], roles[e[1]], e[2], e[3], e[4])
+        (subject_type, subject_id, e[0], roles[e[1]], e[2], e[3], e[4])
         for e in events
         if e[1] in roles and e[0] <= as_of_us
     ]
-    return _replay(promise, subject_type, subject_id, timeline, as_of_us, detail)
+    timeline.sort(key=_BY_TIME_THEN_ROLE)
+    return list(_replay(promise, timeline, as_of_us, detail))
 
 
-def evaluate(
-    promise: Promise,
-    rows: Iterable[tuple[str, str, int, str, str | None, str | None, str | None]],
-    as_of_us: int,
-) -> Iterator[Instance]:
-    """Evaluate a promise over rows grouped by subject (as `Store.role_events` yields them:
-    only the promise's types, none after `as_of_us`)."""
-    roles = promise.roles
-    for (subject_type, subject_id), group in groupby(rows, key=_SUBJECT):
-        timeline = [(r[2], roles[r[3]], r[4], r[5], r[6]) for r in group]
-        yield from _replay(promise, subject_type, subject_id, timeline, as_of_us, False)
-
-
-_SUBJECT = itemgetter(0, 1)
+def evaluate(promise: Promise, rows: Iterable[RoleEvent], as_of_us: int) -> Iterator[Instance]:
+    """Evaluate a promise over rows as `Store.role_events(promise.roles, as_of_us)` yields
+    them: only the promise's types, none after `as_of_us`, each subject's rows together and
+    in time order, and at equal instants in role order (start, pause, resume, stop)."""
+    return _replay(promise, rows, as_of_us, False)
 
 
 def _replay(
-    promise: Promise,
-    subject_type: str,
-    subject_id: str,
-    timeline: list[_Step],
-    as_of_us: int,
-    detail: bool,
-) -> list[Instance]:
-    """The state machine of README "Promise semantics", over one subject's timeline.
+    promise: Promise, rows: Iterable[RoleEvent], as_of_us: int, detail: bool
+) -> Iterator[Instance]:
+    """The state machine of README "Promise semantics", over subjects' timelines in a row.
 
-    This is the audit's hot loop: one flat function with local state, no per-event objects.
+    This is the audit's hot loop: one flat loop with local state over the whole stream, no
+    per-subject calls and no per-event objects. A new subject shows as a new (subject_type,
+    subject_id); the instance left open by the previous one is then finished as of as-of.
     """
-    if len(timeline) > 1:
-        timeline.sort(key=_BY_TIME_THEN_ROLE)
     clock = promise.clock
     within = promise.within_us
-    warn_at = promise.warn_at
-    out: list[Instance] = []
+    pid, phase = promise.id, promise.phase
+    cur_type = cur_id = None
+    cycle = 0
     is_open = paused = False
     started = since = elapsed = 0
     deadline: int | None = None
     owner = channel = account = None
     runs: list[ClockRun] | None = None
 
-    for occurred, role, ev_owner, ev_channel, ev_account in timeline:
+    for subject_type, subject_id, occurred, role, ev_owner, ev_channel, ev_account in rows:
+        if subject_id != cur_id or subject_type != cur_type:
+            if is_open:
+                yield _still_open(promise, cur_type, cur_id, cycle + 1, started, since, elapsed,
+                                  deadline, paused, owner, channel, account, runs, as_of_us)
+                is_open = False
+            cur_type, cur_id, cycle = subject_type, subject_id, 0
         if not is_open:
-            if role != Role.START:
+            if role != _START:
                 continue
             is_open, paused = True, False
             started = since = occurred
@@ -139,15 +134,15 @@ def _replay(
         owner = owner if owner is not None else ev_owner
         channel = channel if channel is not None else ev_channel
         account = account if account is not None else ev_account
-        if role == Role.START:
+        if role == _START:
             continue
-        if role == Role.RESUME:
+        if role == _RESUME:
             if paused:
                 if runs is not None and occurred > since:
                     runs.append(ClockRun(since, occurred, False))
                 paused, since = False, occurred
             continue
-        if role == Role.PAUSE and paused:
+        if role == _PAUSE and paused:
             continue
         # PAUSE of a running clock, or STOP: the clock ran (unless paused) until now.
         if paused:
@@ -160,36 +155,56 @@ def _replay(
             elapsed += gained
             if runs is not None and occurred > since:
                 runs.append(ClockRun(since, occurred, True))
-        if role == Role.PAUSE:
+        if role == _PAUSE:
             paused, since = True, occurred
             continue
         if deadline is None and not paused:
             deadline = clock.advance(occurred, within - elapsed)
-        out.append(
-            Instance(promise.id, promise.phase, subject_type, subject_id, len(out) + 1, started,
-                     occurred, elapsed, "breached" if elapsed > within else "met", False, False,
-                     deadline, owner, channel, account, runs or [])
-        )
+        cycle += 1
+        yield Instance(pid, phase, subject_type, subject_id, cycle, started, occurred, elapsed,
+                       "breached" if elapsed > within else "met", False, False, deadline,
+                       owner, channel, account, runs or [])
         is_open = False
 
     if is_open:
-        if paused:
-            if runs is not None and as_of_us > since:
-                runs.append(ClockRun(since, as_of_us, False))
-        else:
-            gained = clock.open_between(since, as_of_us)
-            if deadline is None and elapsed + gained >= within:
-                deadline = clock.advance(since, within - elapsed)
-            elapsed += gained
-            if runs is not None and as_of_us > since:
-                runs.append(ClockRun(since, as_of_us, True))
-            if deadline is None:
-                deadline = clock.advance(as_of_us, within - elapsed)
-        over = elapsed > within
-        at_risk = not over and warn_at is not None and elapsed >= warn_at * within
-        out.append(
-            Instance(promise.id, promise.phase, subject_type, subject_id, len(out) + 1, started,
-                     None, elapsed, "breached" if over else "open", at_risk, paused, deadline,
-                     owner, channel, account, runs or [])
-        )
-    return out
+        yield _still_open(promise, cur_type, cur_id, cycle + 1, started, since, elapsed,
+                          deadline, paused, owner, channel, account, runs, as_of_us)
+
+
+def _still_open(
+    promise: Promise,
+    subject_type: str,
+    subject_id: str,
+    cycle: int,
+    started: int,
+    since: int,
+    elapsed: int,
+    deadline: int | None,
+    paused: bool,
+    owner: str | None,
+    channel: str | None,
+    account: str | None,
+    runs: list[ClockRun] | None,
+    as_of_us: int,
+) -> Instance:
+    """The instance still open at the end of its subject's timeline, as of `as_of_us`."""
+    clock = promise.clock
+    within = promise.within_us
+    warn_at = promise.warn_at
+    if paused:
+        if runs is not None and as_of_us > since:
+            runs.append(ClockRun(since, as_of_us, False))
+    else:
+        gained = clock.open_between(since, as_of_us)
+        if deadline is None and elapsed + gained >= within:
+            deadline = clock.advance(since, within - elapsed)
+        elapsed += gained
+        if runs is not None and as_of_us > since:
+            runs.append(ClockRun(since, as_of_us, True))
+        if deadline is None:
+            deadline = clock.advance(as_of_us, within - elapsed)
+    over = elapsed > within
+    at_risk = not over and warn_at is not None and elapsed >= warn_at * within
+    return Instance(promise.id, promise.phase, subject_type, subject_id, cycle, started, None,
+                    elapsed, "breached" if over else "open", at_risk, paused, deadline,
+                    owner, channel, account, runs or [])

@@ -74,8 +74,10 @@ def run_audit(config: QmonConfig, store: Store, query: AuditQuery) -> AuditResul
     """Evaluate the selected promises over the store as of `query.as_of_us`."""
     promises = select_promises(config, query)
     result = AuditResult(as_of_us=query.as_of_us, promises=[], phases=[], by=query.by)
+    # Owner, channel and account are read only when something shows them.
+    context = query.keep_instances or query.by in ("owner", "channel", "account")
     for promise in promises:
-        rows = store.role_events(promise.types(), query.as_of_us)
+        rows = store.role_events(promise.roles, query.as_of_us, context=context)
         tally = Tally()
         _count(result, promise, evaluate(promise, rows, query.as_of_us), tally, query, config)
         result.promises.append((promise, tally))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +18,9 @@ from qmon.errors import StoreUnavailable
 from qmon.events import Event
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 
-#: What the engine reads per event: subject_type, subject_id, occurred_us, type, owner,
-#: channel, account.
-RoleRow = tuple[str, str, int, str, str | None, str | None, str | None]
+#: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
+#: see `Store.role_events`), owner, channel, account.
+RoleRow = tuple[str, str, int, str | int, str | None, str | None, str | None]
 
 _COLS = ", ".join(EVENT_COLUMNS)
 _CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
@@ -332,30 +332,45 @@ class Store:
 
     def role_events(
         self,
-        types: Sequence[str],
+        types: Sequence[str] | Mapping[str, int],
         as_of_us: int,
         subject_id: str | None = None,
         chunk: int = 20_000,
+        *,
+        context: bool = True,
     ) -> Iterator[RoleRow]:
-        """Events of `types` up to `as_of_us`, grouped by subject and in time order.
+        """Events of `types` up to `as_of_us`, each subject's rows together and in time order:
+        subject_type, subject_id, occurred_us, type, owner, channel, account.
 
-        Streams in chunks (a server-side cursor on PostgreSQL), so memory stays flat whatever
-        the store's size. Runs on the raw driver cursor: this is the audit's hot path, and
-        SQLAlchemy's row objects would double its cost.
+        With `types` a mapping of type to a small int (a promise's `roles`), the fourth column
+        is the event's code, computed by the database, and a subject's events at one instant
+        come in code order: exactly the stream the engine replays. With `context=False` owner,
+        channel and account are not read (they come back None); the audit needs them only
+        for breakdowns by them and for instance listings.
+
+        Streams in chunks, so memory stays flat whatever the store's size. Runs on the raw
+        driver cursor: this is the audit's hot path, and SQLAlchemy's row objects would double
+        its cost.
         """
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        params: list[Any] = [*types, as_of_us]
-        where = f"type IN ({', '.join([mark] * len(types))}) AND occurred_us <= {mark}"
-        if subject_id is not None:
-            where += f" AND subject_id = {mark}"
-            params.append(subject_id)
-        sql = (
-            "SELECT subject_type, subject_id, occurred_us, type, owner, channel, account "
-            f"FROM events WHERE {where} ORDER BY subject_type, subject_id, occurred_us"
-        )
+        if not types:
+            return
+        sql, params = _role_query(self.dialect, types, as_of_us, subject_id, context)
         raw = self.engine.raw_connection()
         try:
             if self.dialect == "postgresql":
+                # Never sort all the rows: read each type's range in index order. Without
+                # statistics (right after a bulk import, before autovacuum analyzes the
+                # table) the planner would rather sort a bitmap scan of each range, and then
+                # nothing streams until every row is read and sorted. For this transaction only.
+                setting = raw.cursor()
+                setting.execute("SET LOCAL enable_sort = off")
+                setting.close()
+            if self.dialect == "postgresql" and _streams_in_chunks():
+                # The server sends rows as it produces them while we replay those received.
+                stream = raw.cursor(binary=True).stream  # type: ignore[call-arg]
+                yield from stream(sql, params, size=chunk)
+                return
+            if self.dialect == "postgresql":  # libpq before 17: a server-side cursor
                 cur = raw.cursor(name="qmon_role_events", binary=True)  # type: ignore[call-arg]
                 cur.itersize = chunk
             else:
@@ -367,6 +382,61 @@ class Store:
         finally:
             raw.rollback()
             raw.close()
+
+
+def _role_query(
+    dialect: str,
+    types: Sequence[str] | Mapping[str, int],
+    as_of_us: int,
+    subject_id: str | None,
+    context: bool,
+) -> tuple[str, list[Any]]:
+    """The SQL and parameters of `Store.role_events`.
+
+    PostgreSQL reads each type as its own ordered range of `ix_events_role` (type, subject,
+    time) and merges the ranges (Merge Append), so rows stream from the first one on instead
+    of after a sort of them all. Each range is a subquery with its own ORDER BY (and OFFSET 0,
+    which keeps it one): through a plain UNION ALL the planner does not see that the index
+    gives that order. The code is a constant per range, so the final order by it only sorts
+    runs of rows at one instant of one subject. SQLite sorts the selected rows.
+    """
+    codes = types if isinstance(types, Mapping) else None
+    cols = "owner, channel, account"
+    if not context:
+        cols = "NULL AS owner, NULL AS channel, NULL AS account"
+    order = "ORDER BY subject_type, subject_id, occurred_us"
+    if dialect == "postgresql":
+        subject = " AND subject_id = %s" if subject_id is not None else ""
+        branches, params = [], []
+        for type_ in types:
+            code = "type" if codes is None else str(int(codes[type_]))
+            branches.append(
+                f"(SELECT subject_type, subject_id, occurred_us, {code} AS code, {cols} "
+                f"FROM events WHERE type = %s AND occurred_us <= %s{subject} {order} OFFSET 0)"
+            )
+            params += [type_, as_of_us] if subject_id is None else [type_, as_of_us, subject_id]
+        union = " UNION ALL ".join(branches)
+        return f"SELECT * FROM ({union}) AS e {order}, code", params
+    params = list(types)
+    code = "type"
+    if codes is not None:
+        code = "CASE type " + " ".join(f"WHEN ? THEN {int(c)}" for c in codes.values()) + " END"
+        params = [*codes, *params]
+    where = f"type IN ({', '.join('?' * len(types))}) AND occurred_us <= ?"
+    params.append(as_of_us)
+    if subject_id is not None:
+        where += " AND subject_id = ?"
+        params.append(subject_id)
+    sql = f"SELECT subject_type, subject_id, occurred_us, {code} AS code, {cols} FROM events"
+    return f"{sql} WHERE {where} {order}, code", params
+
+
+def _streams_in_chunks() -> bool:
+    """Whether psycopg can stream a result in chunks (psycopg 3.2 and libpq 17 or newer)."""
+    import psycopg
+
+    capabilities = getattr(psycopg, "capabilities", None)
+    return capabilities is not None and capabilities.has_stream_chunked()
 
 
 class EventWriter:
