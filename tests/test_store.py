@@ -121,3 +121,19 @@ def test_role_events_left_early_frees_the_connection(database_url):
         rows.close()
         assert store.count_events() == 6
     store.close()
+
+
+def test_a_large_postgresql_import_refreshes_the_statistics(pg_url, monkeypatch):
+    import qmon.store.store as store_module
+
+    monkeypatch.setattr(store_module, "ANALYZE_FROM_ROWS", 3)
+    store = Store.open(pg_url)
+    store.ingest([ev(i, t=i) for i in range(5)])
+    with store.engine.connect() as conn:
+        from sqlalchemy import text
+
+        tuples = conn.execute(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass")
+        ).scalar_one()
+    assert tuples == 5  # -1 means never analysed
+    store.close()

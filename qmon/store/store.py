@@ -26,6 +26,10 @@ _COLS = ", ".join(EVENT_COLUMNS)
 _CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
 
 
+#: A PostgreSQL import that adds at least this many rows refreshes the table's statistics.
+ANALYZE_FROM_ROWS = 100_000
+
+
 @dataclass
 class IngestCounts:
     """What an ingest did: rows new to the store, rows that replaced different content, and
@@ -469,6 +473,11 @@ class EventWriter:
         self.counts.unchanged = self._written - self.counts.inserted - self.counts.updated
         self._conn.commit()
         self.committed = True
+        if self._dialect == "postgresql" and self.counts.inserted >= ANALYZE_FROM_ROWS:
+            # Fresh statistics now rather than whenever autovacuum gets to it: the planner of
+            # the next audit or report needs them (PostgreSQL samples; this costs ~0.1 s).
+            self._conn.execute(text("ANALYZE events"))
+            self._conn.commit()
         return self.counts
 
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
