@@ -71,6 +71,11 @@ def timed(fn):
     return time.perf_counter() - t0, value
 
 
+def best_of(n: int, fn):
+    runs = [timed(fn) for _ in range(n)]
+    return min(t for t, _ in runs), runs[-1][1]
+
+
 def write_config(out: Path, name: str, url: str) -> Path:
     path = out / f"{name}.yaml"
     path.write_text(CONFIG.format(url=url))
@@ -117,12 +122,13 @@ def bench_audit(kind: str, url: str, out: Path) -> dict:
     raw = store.engine.raw_connection()
     cur = raw.cursor()
     style = "qmark" if kind == "sqlite" else "pyformat"
-    t_sql, expected = timed(
-        lambda: sql_counts(cur, style, "quote.requested", "quote.sent", as_of, promise.within_us)
+    # Best of three for both: one run of under a second is at the mercy of the machine.
+    t_sql, expected = best_of(
+        3, lambda: sql_counts(cur, style, "quote.requested", "quote.sent", as_of, promise.within_us)
     )
     raw.close()
     query = AuditQuery(as_of_us=as_of, promise_ids=("quote-24h",))
-    t_qmon, result = timed(lambda: run_audit(config, store, query))
+    t_qmon, result = best_of(3, lambda: run_audit(config, store, query))
     store.close()
     tally = result.promises[0][1]
     got = (tally.met, tally.breached, tally.open)
