@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from qmon import __version__
-from qmon.cli import audit_cmd, demo_cmd, import_cmd, promises_cmd, sync_cmd
+from qmon.cli import audit_cmd, check_cmd, demo_cmd, import_cmd, promises_cmd, sync_cmd
 from qmon.cli.common import DEFAULT_CONFIG, AppState
 
 app = typer.Typer(
@@ -60,6 +60,7 @@ app.command("audit")(audit_cmd.audit)
 app.command("explain")(audit_cmd.explain)
 app.command("demo")(demo_cmd.demo)
 app.command("sync")(sync_cmd.sync)
+app.command("check")(check_cmd.check)
 app.add_typer(promises_cmd.app, name="promises")
 app.add_typer(sync_cmd.app, name="sources")
 

@@ -83,3 +83,41 @@ class SyncCursor(SQLModel, table=True):
     stream: str = Field(primary_key=True)
     position_us: int | None = Field(default=None, sa_column=Column(BigInteger))
     synced_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class AlertRow(SQLModel, table=True):
+    """One alert: the ledger that makes it happen once, and the outbox that delivers it.
+
+    The key is what an alert is about: a promise's instance (promise, subject, the instant its
+    cycle started) and the kind (`breached`, `at_risk`). A check inserts the alerts it finds
+    with ON CONFLICT DO NOTHING, in one transaction, so an alert exists once whatever the
+    restarts; delivery then moves it from `pending` to `sent` and keeps the message's place
+    (`slack_channel`, `slack_ts`) for updates. An alert that could not be delivered stays
+    pending with a next try (`next_try_us`), backing off, until the channel is back.
+    `update_pending` marks a sent breach whose instance has since been stopped: its message
+    is to be updated in place (late, and by how much).
+    """
+
+    __tablename__ = "alerts"
+
+    promise_id: str = Field(primary_key=True)
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    started_us: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(primary_key=True)
+    detected_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    route: str  # the Slack channel (name or id) it goes to
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    blocks: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    status: str = "pending"  # pending | sent
+    attempts: int = 0
+    next_try_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_error: str | None = None
+    sent_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    slack_channel: str | None = None
+    slack_ts: str | None = None
+    update_pending: bool = False
+
+
+#: Every table of the store, created on first use.
+TABLES = (EventRow, SyncCursor, AlertRow)

@@ -16,7 +16,7 @@ from sqlmodel import SQLModel
 from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
 from qmon.events import Event
-from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
+from qmon.store.schema import EVENT_COLUMNS, TABLES, EventRow, SyncCursor
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
 #: see `Store.role_events`), owner, channel, account.
@@ -160,7 +160,7 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
             _add_record_column(engine)
-            SQLModel.metadata.create_all(engine, tables=[EventRow.__table__, SyncCursor.__table__])
+            SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in TABLES])
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             raise StoreUnavailable(f"cannot open the store at {safe}: {reason}") from None

@@ -1,0 +1,213 @@
+"""`qmon check`: find what newly broke or is about to, record each alert once, deliver.
+
+Two steps, each safe to repeat:
+
+1. **Detect.** Evaluate every promise as of now. Each instance breached in the last day
+   (`HORIZON_US`), and each open one at risk, is an alert keyed by (promise, subject, the
+   instant its cycle started, kind). All of them are inserted into the `alerts` ledger in
+   one transaction with ON CONFLICT DO NOTHING: an alert exists once, however often checks
+   run, restart or overlap. A breach already sent whose instance has since been stopped is
+   marked for an update of its message (late, by how much).
+2. **Deliver.** Every pending alert whose next try is due is posted; a sent one is marked with
+   its Slack channel and ts. One that fails stays pending with a later next try (1 minute,
+   doubling, at most an hour), so an outage delays alerts and loses none.
+
+The one gap in "exactly once": a crash after Slack took a message and before the ledger
+marked it sent would post it again on the next run. That window is a single database
+commit; closing it needs Slack message metadata and a history lookup (planned).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from qmon.alerts.message import render
+from qmon.alerts.slack import DeliveryError, SlackChannel
+from qmon.config import QmonConfig
+from qmon.config.spec import SlackSpec
+from qmon.promises.engine import Instance
+from qmon.promises.promise import Promise
+from qmon.reports.audit import AuditQuery, run_audit
+from qmon.store import Store
+
+HORIZON_US = 24 * 3600_000_000
+"""Breaches whose deadline passed longer ago than this are history, not news: a first check
+on a store with months of data, or after a long outage, does not alert them all."""
+
+FIRST_RETRY_US = 60_000_000
+LAST_RETRY_US = 3600_000_000
+
+
+@dataclass
+class Alert:
+    promise: Promise
+    instance: Instance
+    kind: str  # breached | at_risk
+
+    @property
+    def key(self) -> dict[str, object]:
+        i = self.instance
+        return {"p": i.promise_id, "t": i.subject_type, "i": i.subject_id, "s": i.started_us,
+                "k": self.kind}  # fmt: skip
+
+
+@dataclass
+class CheckReport:
+    found: list[Alert] = field(default_factory=list)  # alerts the ledger did not have yet
+    delivered: int = 0
+    updated: int = 0
+    failed: list[str] = field(default_factory=list)  # why deliveries failed this run
+    pending: int = 0  # still waiting after this run
+
+
+def run_check(
+    config: QmonConfig, store: Store, as_of_us: int, *, dry_run: bool = False
+) -> CheckReport:
+    """Detect and (unless `dry_run`, or without `notify.slack`) record and deliver alerts as
+    of `as_of_us`. Without a channel nothing is recorded, so that configuring Slack later
+    does not flood it with what was found before."""
+    result = run_audit(config, store, AuditQuery(as_of_us=as_of_us, keep_instances=True))
+    promises = {p.id: p for p in config.promises}
+    alerts = [
+        Alert(promises[i.promise_id], i, "breached" if i.status == "breached" else "at_risk")
+        for i in result.instances
+        if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
+    ]
+    report = CheckReport()
+    slack: SlackSpec | None = getattr(config.extra.get("notify"), "slack", None)
+    language = config.extra.get("language") or "en"
+    if dry_run or slack is None:  # nowhere to send: list, record nothing
+        report.found = [a for a in alerts if not _known(store, a)]
+        return report
+    with store.engine.begin() as conn:
+        for alert in alerts:
+            link = _link(conn, alert.instance)
+            message = render(alert.kind, alert.promise, alert.instance, link, as_of_us,
+                             config.timezone, language)  # fmt: skip
+            inserted = conn.execute(
+                text(
+                    "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
+                    " detected_us, route, text, blocks, status, attempts, next_try_us,"
+                    " update_pending) VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks,"
+                    " 'pending', 0, :now, false) ON CONFLICT DO NOTHING"
+                ),
+                {
+                    **alert.key,
+                    "now": as_of_us,
+                    "route": _route(slack, alert),
+                    "text": message.text,
+                    "blocks": json.dumps(message.blocks),
+                },  # fmt: skip
+            ).rowcount
+            if inserted:
+                report.found.append(alert)
+            elif alert.kind == "breached" and alert.instance.stopped_us is not None:
+                late = render("late", alert.promise, alert.instance, link, as_of_us,
+                              config.timezone, language)  # fmt: skip
+                conn.execute(
+                    text(
+                        "UPDATE alerts SET update_pending = true, text = :text, blocks = :blocks"
+                        " WHERE promise_id = :p AND subject_type = :t AND subject_id = :i"
+                        " AND started_us = :s AND kind = :k AND text <> :text"
+                    ),
+                    {**alert.key, "text": late.text, "blocks": json.dumps(late.blocks)},
+                )
+    _deliver(store, slack, as_of_us, report)
+    with store.engine.connect() as conn:
+        report.pending = conn.execute(
+            text("SELECT count(*) FROM alerts WHERE status = 'pending' OR update_pending")
+        ).scalar_one()
+    return report
+
+
+def _deliver(store: Store, spec: SlackSpec, now_us: int, report: CheckReport) -> None:
+    with store.engine.connect() as conn:
+        due = conn.execute(
+            text(
+                "SELECT promise_id, subject_type, subject_id, started_us, kind, route, text,"
+                " blocks, status, attempts, slack_channel, slack_ts FROM alerts"
+                " WHERE (status = 'pending' OR update_pending) AND next_try_us <= :now"
+                " ORDER BY detected_us, promise_id, subject_id"
+            ),
+            {"now": now_us},
+        ).all()
+    if not due:
+        return
+    try:
+        channel = SlackChannel(spec)
+    except DeliveryError as exc:
+        report.failed.append(str(exc))
+        return
+    for row in due:
+        key = {"p": row[0], "t": row[1], "i": row[2], "s": row[3], "k": row[4]}
+        blocks = json.loads(row[7])
+        try:
+            if row[8] == "pending":
+                channel_id, ts = channel.post(row[5], row[6], blocks)
+                done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
+                        " update_pending = false")  # fmt: skip
+                params = {**key, "now": now_us, "c": channel_id, "ts": ts}
+                report.delivered += 1
+            else:
+                channel.update(row[10], row[11], row[6], blocks)
+                done, params = "update_pending = false", dict(key)
+                report.updated += 1
+        except DeliveryError as exc:
+            report.failed.append(str(exc))
+            wait = min(LAST_RETRY_US, FIRST_RETRY_US * 2 ** row[9])
+            done = "attempts = attempts + 1, next_try_us = :next, last_error = :error"
+            params = {**key, "next": now_us + wait, "error": str(exc)}
+        with store.engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"UPDATE alerts SET {done} WHERE promise_id = :p AND subject_type = :t"
+                    " AND subject_id = :i AND started_us = :s AND kind = :k"
+                ),
+                params,
+            )
+
+
+def _recent(instance: Instance, as_of_us: int) -> bool:
+    deadline = instance.deadline_us
+    return deadline is None or deadline >= as_of_us - HORIZON_US
+
+
+def _route(slack: SlackSpec | None, alert: Alert) -> str:
+    """The first route whose phase and promise (where given) match; else the channel."""
+    if slack is None:
+        return ""
+    for route in slack.routes:
+        if route.phase not in (None, alert.instance.phase):
+            continue
+        if route.promise not in (None, alert.instance.promise_id):
+            continue
+        return route.channel
+    return slack.channel
+
+
+def _link(conn, instance: Instance) -> str | None:  # type: ignore[no-untyped-def]
+    """The CRM link of the subject's earliest event that has one."""
+    return conn.execute(
+        text(
+            "SELECT link FROM events WHERE subject_type = :t AND subject_id = :i"
+            " AND link IS NOT NULL ORDER BY occurred_us LIMIT 1"
+        ),
+        {"t": instance.subject_type, "i": instance.subject_id},
+    ).scalar_one_or_none()
+
+
+def _known(store: Store, alert: Alert) -> bool:
+    with store.engine.connect() as conn:
+        return (
+            conn.execute(
+                text(
+                    "SELECT 1 FROM alerts WHERE promise_id = :p AND subject_type = :t"
+                    " AND subject_id = :i AND started_us = :s AND kind = :k"
+                ),
+                alert.key,
+            ).first()
+            is not None
+        )

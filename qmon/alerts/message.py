@@ -1,0 +1,109 @@
+"""What an alert says: Slack Block Kit with a plain-text fallback, in Dutch or English.
+
+A Quality Manager reads an alert on a phone between two meetings: the promise and its phase,
+the customer's case or deal with a one-click link to the CRM record, who owns it, how long the
+clock has run against what was promised, the deadline, and for an at-risk alert the time left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from qmon.promises.engine import Instance
+from qmon.promises.promise import Promise
+from qmon.reports.audit_format import format_duration
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "breached": "Promise broken",
+        "at_risk": "Promise at risk",
+        "late": "Kept late",
+        "phase": "Phase",
+        "subject": "Customer",
+        "owner": "Owner",
+        "elapsed": "Clock",
+        "of": "of",
+        "deadline": "Deadline",
+        "left": "Time left",
+        "late_by": "late by",
+        "nobody": "nobody",
+        "paused": "paused",
+    },
+    "nl": {
+        "breached": "Belofte gebroken",
+        "at_risk": "Belofte in gevaar",
+        "late": "Te laat nagekomen",
+        "phase": "Fase",
+        "subject": "Klant",
+        "owner": "Eigenaar",
+        "elapsed": "Klok",
+        "of": "van",
+        "deadline": "Deadline",
+        "left": "Tijd over",
+        "late_by": "te laat met",
+        "nobody": "niemand",
+        "paused": "gepauzeerd",
+    },
+}
+_ICONS = {"breached": ":red_circle:", "at_risk": ":large_orange_circle:", "late": ":white_circle:"}
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def render(
+    kind: str,
+    promise: Promise,
+    instance: Instance,
+    link: str | None,
+    as_of_us: int,
+    zone: ZoneInfo,
+    language: str = "en",
+) -> Message:
+    """The message for an alert of `kind` (`breached`, `at_risk` or `late`: a breach whose
+    instance has since been stopped)."""
+    w = WORDS[language]
+    subject = f"{instance.subject_type} {instance.subject_id}"
+    shown = f"<{link}|{subject}>" if link else subject
+    elapsed = (
+        f"{format_duration(instance.elapsed_us)} {w['of']} {format_duration(promise.within_us)}"
+    )
+    if instance.paused:
+        elapsed += f" ({w['paused']})"
+    title = f"{_ICONS[kind]} {w[kind]}: {promise.title}"
+    fields = [
+        (w["phase"], instance.phase),
+        (w["subject"], shown),
+        (w["owner"], instance.owner or w["nobody"]),
+        (w["elapsed"], elapsed),
+    ]
+    if instance.deadline_us is not None:
+        fields.append((w["deadline"], _local(instance.deadline_us, zone, language)))
+    if kind == "at_risk" and instance.deadline_us is not None:
+        fields.append((w["left"], format_duration(max(0, instance.deadline_us - as_of_us))))
+    if kind == "late":
+        late = instance.elapsed_us - promise.within_us
+        fields.append((w["late_by"].capitalize(), format_duration(max(0, late))))
+    text = f"{w[kind]}: {promise.title} — {subject} ({instance.phase}), " + ", ".join(
+        f"{name.lower()} {value}" for name, value in fields[2:]
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
+        },
+    ]
+    return Message(text, blocks)
+
+
+def _local(us: int, zone: ZoneInfo, language: str) -> str:
+    moment = datetime.fromtimestamp(us / 1e6, tz=zone)
+    shape = "%d-%m-%Y %H:%M" if language == "nl" else "%Y-%m-%d %H:%M"
+    return f"{moment.strftime(shape)} ({zone.key})"

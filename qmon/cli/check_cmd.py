@@ -1,0 +1,64 @@
+"""`qmon check`: alert on promises that newly broke or are at risk, once each."""
+
+from __future__ import annotations
+
+import typer
+
+from qmon.alerts.check import run_check
+from qmon.cli.common import (
+    config_of,
+    console,
+    err_console,
+    handle_errors,
+    open_store,
+    parse_instant_option,
+)
+from qmon.exit_codes import ExitCode
+from qmon.timeutil import from_us
+
+
+@handle_errors
+def check(
+    ctx: typer.Context,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Evaluate as of this instant (ISO-8601; default now)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be alerted; record and send nothing."
+    ),
+) -> None:
+    """Evaluate every promise now; alert each instance that newly broke or is at risk.
+
+    Each alert is recorded once (promise, subject, cycle, kind) before it is sent, so
+    repeated or overlapping checks never alert twice; alerts Slack did not take are sent by
+    a later check, with backoff. A breach that is later kept has its message updated (late,
+    by how much). Without `notify.slack` in the config alerts are listed, not recorded.
+
+    Exit codes: 0 ok; 2 bad config or option; 3 some alerts could not be delivered (they
+    stay queued).
+    """
+    config = config_of(ctx)
+    as_of_us = parse_instant_option("--as-of", as_of, config.timezone)
+    store = open_store(config)
+    try:
+        report = run_check(config, store, as_of_us, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would alert" if dry_run else "new alert"
+    for alert in report.found:
+        i = alert.instance
+        console.print(
+            f"{verb}: {alert.kind:8} {i.promise_id}  {i.subject_type} {i.subject_id}  "
+            f"started {from_us(i.started_us).isoformat()}",
+            highlight=False,
+        )
+    if not dry_run:
+        console.print(
+            f"{len(report.found)} new alert(s); {report.delivered} sent, {report.updated} "
+            f"updated; {report.pending} waiting",
+            highlight=False,
+        )
+    for reason in dict.fromkeys(report.failed):
+        err_console.print(f"not delivered: {reason}", markup=False, highlight=False)
+    if report.failed:
+        raise typer.Exit(int(ExitCode.SOURCE_FAILED))

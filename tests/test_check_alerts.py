@@ -1,0 +1,156 @@
+"""`qmon check` against the fake Slack Web API, through the real slack-sdk.
+
+Each alert once (also across repeated checks), an outage delays but loses nothing, a breach
+that is later kept has its message updated in place, routes pick the channel.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from qmon.events import Event
+from qmon.store import Store
+from qmon.timeutil import to_us
+from tests.clihelp import qmon
+from tests.fakes.slack import FakeSlack
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def at(hours: float) -> int:
+    return to_us(NOW + timedelta(hours=hours))
+
+
+def iso(hours: float) -> str:
+    return (NOW + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")
+
+
+def ev(n: str, hours: float, type_: str = "quote.requested", link: str | None = None) -> Event:
+    return Event("crm", f"{n}-{type_}", at(hours), type_, "deal", n, owner="anna", link=link)
+
+
+@pytest.fixture
+def slack():
+    with FakeSlack(retry_after=0) as fake:
+        fake.add_channel("kwaliteit")
+        fake.add_channel("sales")
+        yield fake
+
+
+def setup(tmp_path: Path, database_url: str, slack: FakeSlack, routes: str = "") -> Path:
+    path = tmp_path / "qmon.yaml"
+    path.write_text(
+        f"""version: 1
+database: {database_url}
+language: nl
+promises:
+  - id: quote-24h
+    title: Offerte binnen 24 uur
+    phase: sales
+    start: quote.requested
+    stop: quote.sent
+    within: 24h
+    warn_at: 50%
+notify:
+  slack:
+    token: ${{SLACK_BOT_TOKEN}}
+    channel: "#kwaliteit"
+    base_url: {slack.base_url}
+{routes}"""
+    )
+    store = Store.open(database_url)
+    store.ingest(
+        [
+            ev("D-1", -30, link="https://crm.example/deal/D-1"),  # broken 6 hours ago
+            ev("D-2", -15),  # 15 of 24 hours: at risk
+            ev("D-3", -2),  # fine
+            ev("D-4", -100),  # broken days ago: history, not news
+        ]
+    )
+    store.close()
+    return path
+
+
+def check(path: Path, slack: FakeSlack, hours: float = 0, *extra: str):
+    return qmon("--config", path, "check", "--as-of", iso(hours), *extra,
+                env={"SLACK_BOT_TOKEN": slack.token})  # fmt: skip
+
+
+def test_each_alert_is_sent_once(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack)
+    result = check(path, slack)
+    assert result.exit_code == 0, result.output
+    assert "2 new alert(s); 2 sent, 0 updated; 0 waiting" in result.stdout
+    texts = slack.texts("kwaliteit")
+    assert len(texts) == 2
+    assert texts[0].startswith("Belofte gebroken: Offerte binnen 24 uur — deal D-1 (sales)")
+    assert "Belofte in gevaar" in texts[1] and "tijd over 9h 00m" in texts[1]
+    blocks = str(slack.messages("kwaliteit")[0].blocks)
+    assert "<https://crm.example/deal/D-1|deal D-1>" in blocks
+    assert "20-11-2026 06:00" not in blocks  # deadlines are local: 07:00 in Amsterdam
+    assert "20-11-2026 07:00 (Europe/Amsterdam)" in blocks
+
+    for hours in (0, 0.1):
+        result = check(path, slack, hours)
+        assert result.exit_code == 0 and "0 new alert(s)" in result.stdout
+    assert len(slack.texts("kwaliteit")) == 2
+    assert slack.token not in result.output
+
+
+def test_an_outage_delays_alerts_and_loses_none(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack)
+    slack.go_down()
+    result = check(path, slack)
+    assert result.exit_code == 3
+    assert "2 waiting" in result.stdout and "not delivered: Slack chat.postMessage failed" in (
+        result.stderr
+    )
+    slack.come_back()
+    result = check(path, slack, 0.01)  # before the next try is due
+    assert "0 sent" in result.stdout and len(slack.texts("kwaliteit")) == 0
+    result = check(path, slack, 0.05)  # three minutes later: due
+    assert result.exit_code == 0, result.output
+    assert "2 sent" in result.stdout and len(slack.texts("kwaliteit")) == 2
+    check(path, slack, 0.1)
+    assert len(slack.texts("kwaliteit")) == 2
+
+
+def test_a_breach_kept_late_is_updated_in_place(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack)
+    check(path, slack)
+    store = Store.open(database_url)
+    store.ingest([ev("D-1", 1, "quote.sent")])
+    store.close()
+    result = check(path, slack, 1.5)
+    assert result.exit_code == 0, result.output
+    assert "1 updated" in result.stdout
+    first = slack.messages("kwaliteit")[0]
+    assert first.text.startswith("Te laat nagekomen: Offerte binnen 24 uur")
+    assert "te laat met 7h 00m" in first.text.lower()
+    assert len(slack.texts("kwaliteit")) == 2  # updated, not posted again
+    check(path, slack, 2)
+    assert len(slack.messages("kwaliteit")[0].updates) == 1
+
+
+def test_routes_pick_the_channel_and_dry_run_changes_nothing(tmp_path, database_url, slack):
+    routes = "    routes:\n      - {promise: quote-24h, channel: \"#sales\"}\n"
+    path = setup(tmp_path, database_url, slack, routes)
+    result = check(path, slack, 0, "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.count("would alert") == 2
+    assert slack.request_count == 0
+    check(path, slack)
+    assert len(slack.texts("sales")) == 2 and slack.texts("kwaliteit") == []
+
+
+def test_without_slack_alerts_are_listed_not_recorded(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack)
+    text = path.read_text()
+    path.write_text(text[: text.index("notify:")])
+    for _ in range(2):
+        result = qmon("--config", path, "check", "--as-of", iso(0))
+        assert result.exit_code == 0, result.output
+        assert result.stdout.count("new alert: ") == 2
