@@ -37,8 +37,8 @@ class SourceKind:
         source_spec: strict pydantic model of a `sources.<name>` entry (without `kind`).
         mapping_spec: strict pydantic model of a `mappings.<name>` entry; every field has a
             default, so `mapping_spec()` is the default mapping.
-        connect: builds the connector for a source name, its validated entries and the
-            config's journey phases.
+        connect: builds the connector from a source name and its validated `sources` and
+            `mappings` entries.
     """
 
     name: str

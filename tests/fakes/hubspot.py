@@ -42,12 +42,21 @@ it knows it leans on an assumption. The biggest ones: the 400 text for paging pa
 (:data:`SEARCH_CAP_MESSAGE`), the bodies of 404/5xx answers, and that objects without a sort
 property sort last.
 
+Also modelled, for the connector: batch read (``POST .../batch/read`` with
+``propertiesWithHistory``), the v4 associations batch read, ``GET /account-info/v3/details``,
+the private app's scopes (``granted_scopes``: a call whose object needs a scope the app lacks
+gets 403 ``MISSING_SCOPES``, the body integrators log, with ``requiredGranularScopes``; the
+scopes per object are the ``private_apps`` security requirements of the objects' specs in
+``HubSpot-public-api-spec-collection``) and the daily limit (``daily_limit``: the
+``X-HubSpot-RateLimit-Daily`` and ``-Daily-Remaining`` headers on every answer except search's,
+which integrators report without them, and a 429 with ``policyName: DAILY`` once used up).
+
 What is deliberately *not* modelled: writes through the API (data changes only through the
 test-side :meth:`FakeHubSpot.add`, :meth:`~FakeHubSpot.update` and
-:meth:`~FakeHubSpot.archive`), associations, ``idProperty``, batch endpoints, the free-text
-``query`` of search, property schemas (a filter on a property no object has matches nothing,
-where HubSpot may answer 400), search indexing lag (HubSpot documents that changes take a few
-moments to become searchable; here they are searchable at once), scopes (no 403), daily limits.
+:meth:`~FakeHubSpot.archive`), ``idProperty``, other batch endpoints, the free-text ``query``
+of search, property schemas (a filter on a property no object has matches nothing, where
+HubSpot may answer 400), search indexing lag (HubSpot documents that changes take a few
+moments to become searchable; here they are searchable at once).
 
 Nothing here reaches the network: the server binds 127.0.0.1 on a free port and the client is
 pointed at it with ``host=``; nothing in this module opens an outgoing connection.
@@ -157,6 +166,25 @@ DEFAULT_PORTAL_ID = 62515
 BATCH_READ_LIMIT = 100
 """Inputs per batch read: the objects spec's ``BatchReadInputSimplePublicObjectId`` guide
 figure (assumed to hold with ``propertiesWithHistory`` too)."""
+
+READ_SCOPES: Mapping[str, tuple[str, ...]] = {
+    "deals": ("crm.objects.deals.read",),
+    "tickets": ("tickets",),
+    "quotes": ("crm.objects.quotes.read",),
+    **{engagement: ("crm.objects.contacts.read",)
+       for engagement in ("calls", "emails", "meetings", "notes", "tasks")},
+    "feedback_submissions": ("crm.objects.contacts.read",
+                             "crm.objects.feedback_submissions.read"),
+}
+"""The private-app scopes reading an object type needs: the ``private_apps`` security
+requirement of its read, list, search and batch-read operations in the objects' specs. The v4
+associations batch read is assumed to need the read scopes of both object types."""
+
+MISSING_SCOPES_MESSAGE = (
+    "This app hasn't been granted all required scopes to make this call. Read more about "
+    "required scopes here: https://developers.hubspot.com/scopes."
+)
+"""The 403 text integrators log (hubspot-api-nodejs issue 268, PostHog issue 53339)."""
 
 ASSOCIATION_TYPE_IDS: Mapping[tuple[str, str], int] = {
     ("quotes", "deals"): 64, ("calls", "deals"): 206, ("calls", "tickets"): 220,
@@ -291,6 +319,7 @@ class _Response:
 class _Fault:
     status: int
     retry_after: int | None
+    path: str | None = None  # only requests whose path and query contain this
 
 
 class _RequestError(Exception):
@@ -329,12 +358,17 @@ class FakeHubSpot:
             seconds until the window frees a slot, rounded up, at least 1. Tests set 0 so that
             a client which honours the header retries without sleeping.
         search_result_cap: The 10,000 cap; settable only to explore, keep the real value.
+        granted_scopes: The private app's scopes; None (the default) grants every scope.
+        daily_limit: Requests allowed per token in this fake's "day" (its lifetime, or until
+            :meth:`reset_daily_usage`); None (the default) means no daily limit and no daily
+            headers.
         clock: Monotonic seconds for the rate limiter (defaults to :func:`time.monotonic`).
 
     Attributes:
         access_token: The token to give the client.
         search_rate_limit, search_rate_window, general_rate_limit, general_rate_window,
-        retry_after: As the arguments; tests may change them while the server runs.
+        retry_after, granted_scopes, daily_limit: As the arguments; tests may change them
+            while the server runs.
     """
 
     def __init__(
@@ -347,6 +381,8 @@ class FakeHubSpot:
         general_rate_window: float = 10.0,
         retry_after: int | None = None,
         search_result_cap: int = SEARCH_RESULT_CAP,
+        granted_scopes: Iterable[str] | None = None,
+        daily_limit: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.access_token = access_token
@@ -356,6 +392,9 @@ class FakeHubSpot:
         self.general_rate_window = general_rate_window
         self.retry_after = retry_after
         self.search_result_cap = search_result_cap
+        self.granted_scopes = None if granted_scopes is None else set(granted_scopes)
+        self.daily_limit = daily_limit
+        self._daily_used: dict[str, int] = {}
         self._clock = clock
         self._tokens = {access_token}
         self._objects: dict[str, dict[str, StoredObject]] = {t: {} for t in OBJECT_TYPES}
@@ -430,7 +469,7 @@ class FakeHubSpot:
             self._tokens.discard(token)
 
     def fail_next(self, count: int = 1, status: int = 503, *,
-                  retry_after: int | None = None) -> None:
+                  retry_after: int | None = None, path: str | None = None) -> None:
         """Answer the next ``count`` requests, of any kind, with ``status``.
 
         Faults come before authentication and rate limiting: they stand for HubSpot (or its
@@ -438,11 +477,13 @@ class FakeHubSpot:
         limit body and a ``Retry-After`` (``retry_after``, else the fake's setting, else 1);
         other statuses get ``Retry-After`` only when ``retry_after`` is given. Calls queue up:
         ``fail_next(1, 502); fail_next(1, 429)`` fails the next two requests in that order.
+        With ``path``, only requests whose path and query contain it are failed (e.g.
+        ``"/crm/v4/associations/"``, ``"/search"``, ``"archived=True"``); others pass.
         """
         if count < 0:
             raise ValueError("count must not be negative")
         with self._lock:
-            self._faults.extend([_Fault(status, retry_after)] * count)
+            self._faults.extend([_Fault(status, retry_after, path)] * count)
 
     def clear_faults(self) -> None:
         """Forget injected faults that no request has used up yet."""
@@ -472,6 +513,11 @@ class FakeHubSpot:
         with self._lock:
             self._log.clear()
             self._rate_limited = 0
+
+    def reset_daily_usage(self) -> None:
+        """Start a new "day" for ``daily_limit`` (HubSpot resets at midnight, portal time)."""
+        with self._lock:
+            self._daily_used.clear()
 
     # -- test-side data ----------------------------------------------------------------------
 
@@ -677,18 +723,39 @@ class FakeHubSpot:
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], token: str | None,
                body: Any, body_error: str | None) -> _Response:
-        if self._faults:
-            return self._injected(self._faults.popleft())
+        target = f"{path}?{urlencode(query, doseq=True)}" if query else path
+        fault = next((f for f in self._faults if f.path is None or f.path in target), None)
+        if fault is not None:
+            self._faults.remove(fault)
+            return self._injected(fault)
         if token is None or token not in self._tokens:
             return _error(401, AUTH_FAILURE_MESSAGE, "INVALID_AUTHENTICATION")
+        response = self._route_authenticated(method, path, query, token, body, body_error)
+        if self.daily_limit is not None and response.status != 429:
+            self._daily_used[token] = self._daily_used.get(token, 0) + 1
+            if not path.endswith("/search"):
+                remaining = max(0, self.daily_limit - self._daily_used[token])
+                response.headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+                response.headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(remaining)
+        return response
+
+    def _route_authenticated(self, method: str, path: str, query: dict[str, list[str]],
+                             token: str, body: Any, body_error: str | None) -> _Response:
+        if self.daily_limit is not None and self._daily_used.get(token, 0) >= self.daily_limit:
+            # The rate-limit body of the secondly 429 with the daily policy (assumed: the
+            # guidelines show the body for other policies); no Retry-After, as the limit
+            # resets at midnight in the portal's time zone.
+            return _error(429, "You have reached your daily limit.", "RATE_LIMITS",
+                          errorType="RATE_LIMIT", policyName="DAILY")
         if path.rstrip("/") == ACCOUNT_INFO_PATH and method == "GET":
             return self._admit(token, False) or self._account_info()
         associations = _ASSOCIATIONS_RE.match(path)
         if associations is not None and method == "POST":
             if body_error is not None:
                 raise _validation_error(body_error)
-            return self._admit(token, False) or self._association_batch(
-                associations.group("from"), associations.group("to"), body)
+            from_type, to_type = associations.group("from"), associations.group("to")
+            return (self._missing_scopes(from_type, to_type) or self._admit(token, False)
+                    or self._association_batch(from_type, to_type, body))
         match = _PATH_RE.match(path)
         if match is None:
             return _error(404, "resource not found", None)  # fake text
@@ -697,6 +764,9 @@ class FakeHubSpot:
             # HubSpot's wording as remembered from its answers, not from a checked source;
             # the category is assumed too.
             raise _validation_error(f"Unable to infer object type from: {object_type}")
+        refused = self._missing_scopes(object_type)
+        if refused is not None:
+            return refused
         is_search = rest == "search"
         if rest == "batch/read":
             if method != "POST":
@@ -717,7 +787,20 @@ class FakeHubSpot:
             return self._list(object_type, query)
         return self._get(object_type, rest, query)
 
-    # -- rate limits and faults --------------------------------------------------------------
+    # -- scopes, rate limits and faults ------------------------------------------------------
+
+    def _missing_scopes(self, *object_types: str) -> _Response | None:
+        """403 ``MISSING_SCOPES`` naming the scopes the app lacks for these object types."""
+        if self.granted_scopes is None:
+            return None
+        needed = [scope for t in object_types for scope in READ_SCOPES.get(t, ())]
+        missing = [s for s in dict.fromkeys(needed) if s not in self.granted_scopes]
+        if not missing:
+            return None
+        return _error(403, MISSING_SCOPES_MESSAGE, "MISSING_SCOPES", errors=[{
+            "message": "One or more of the following scopes are required.",
+            "context": {"requiredGranularScopes": missing}}],
+            links={"scopes": "https://developers.hubspot.com/scopes"})
 
     def _admit(self, token: str, is_search: bool) -> _Response | None:
         """Sliding-window limiter per token; returns the 429 when the window is full.

@@ -8,10 +8,13 @@ the rest of a sync, and qmon only needs the JSON. What this module adds:
   app's burst limit (100 per 10 seconds for private apps on most plans). A sliding-window
   limiter per kind waits before a call rather than collect 429s.
 - **Retries.** urllib3 does not retry POST (and search is a POST), so retries are done here:
-  429 waits for `Retry-After`, 5xx and connection errors back off exponentially, then the
-  sync stops with `SourceUnreachable`. 401 and 403 are not retried.
-- **Errors without secrets.** The client's exceptions print HTTP headers; they are never shown.
-  Messages say what failed and what to do.
+  429 waits for `Retry-After`, 5xx and connection errors back off exponentially (or wait for
+  `Retry-After` when given), then the sync stops with `SourceUnreachable`. 401 and 403 are
+  not retried; a 429 of the *daily* limit stops the sync with `SourceLimitReached`.
+- **Errors without secrets.** The client's exceptions print HTTP headers and bodies; they are
+  never shown or chained. Messages say what failed and what to do.
+- **Usage.** Calls are counted; the daily limit and what is left of it are read from HubSpot's
+  `X-HubSpot-RateLimit-Daily(-Remaining)` headers (sent on every answer but search's).
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from qmon.connectors.base import SourceAuthError, SourceUnreachable, SyncError
+from qmon.connectors.base import (
+    SourceAuthError,
+    SourceLimitReached,
+    SourceUnreachable,
+    SyncError,
+)
 from qmon.connectors.hubspot.spec import HubSpotSourceSpec
 
 log = logging.getLogger(__name__)
@@ -34,9 +42,24 @@ BATCH_READ_MAX = 100
 ASSOCIATIONS_BATCH_MAX = 1000
 """Inputs per v4 associations batch read."""
 
+LIST_MAX = 100
+"""Records per list page (`GET /crm/v3/objects/{type}`), HubSpot's maximum."""
+
 BURST_WINDOW = 10.0
 """HubSpot's burst limit counts non-search calls per 10 seconds (`burst_limit`: 100 for
 private apps on most plans, 190 on Professional and Enterprise)."""
+
+
+class MissingScopes(SourceAuthError):
+    """HubSpot refused a call because the private app lacks scopes (403 `MISSING_SCOPES`).
+
+    Attributes:
+        scopes: the scopes HubSpot named as required (may be empty if it named none).
+    """
+
+    def __init__(self, message: str, scopes: list[str]) -> None:
+        super().__init__(message)
+        self.scopes = scopes
 
 
 class SlidingWindow:
@@ -80,6 +103,8 @@ class HubSpotApi:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from hubspot import HubSpot  # imported here: only configs with HubSpot pay for it
+        from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
+        from hubspot.crm.objects.exceptions import ApiException as ObjectsError
 
         try:
             token = spec.token()
@@ -87,13 +112,19 @@ class HubSpotApi:
             raise SourceAuthError(
                 f"cannot read access_token_file {spec.access_token_file}: {exc.strerror}"
             ) from None
-        self._client = HubSpot(access_token=token, host=spec.base_url.rstrip("/"))
+        # retry=False: urllib3 would silently retry GETs (not POSTs) on its own; every retry
+        # is made here instead, with one policy and one count.
+        self._client = HubSpot(access_token=token, host=spec.base_url.rstrip("/"), retry=False)
+        self._api_errors: tuple[type[Exception], ...] = (ObjectsError, AssociationsError)
         self._spec = spec
         self._sleep = sleep
+        self._timeout = spec.timeout_seconds
         per_window = max(1, int(spec.search_rate))
         self._search = SlidingWindow(per_window, per_window / spec.search_rate, clock, sleep)
         self._general = SlidingWindow(spec.burst_limit, BURST_WINDOW, clock, sleep)
         self.calls = 0
+        self.daily_limit: int | None = None
+        self.daily_remaining: int | None = None
 
     # -- the calls -------------------------------------------------------------------------
 
@@ -101,7 +132,9 @@ class HubSpotApi:
         api = self._client.crm.objects.search_api
         return self._call(
             f"search {object_type}",
-            lambda: api.do_search(object_type, body, _preload_content=False),
+            lambda: api.do_search(
+                object_type, body, _preload_content=False, _request_timeout=self._timeout
+            ),
             self._search,
         )
 
@@ -119,7 +152,9 @@ class HubSpotApi:
             }
             answer = self._call(
                 f"batch read {object_type}",
-                lambda body=body: api.read(object_type, body, _preload_content=False),
+                lambda body=body: api.read(
+                    object_type, body, _preload_content=False, _request_timeout=self._timeout
+                ),
                 self._general,
             )
             found.extend(answer.get("results", []))
@@ -133,7 +168,9 @@ class HubSpotApi:
             body = {"inputs": [{"id": i} for i in ids[start : start + ASSOCIATIONS_BATCH_MAX]]}
             answer = self._call(
                 f"read {from_type} to {to_type} associations",
-                lambda body=body: api.get_page(from_type, to_type, body, _preload_content=False),
+                lambda body=body: api.get_page(
+                    from_type, to_type, body, _preload_content=False, _request_timeout=self._timeout
+                ),
                 self._general,
             )
             for result in answer.get("results", []):
@@ -143,17 +180,22 @@ class HubSpotApi:
     def archived_page(self, object_type: str, after: str | None, limit: int) -> dict[str, Any]:
         """One page of the archived records of a type (`GET ...?archived=true`)."""
         api = self._client.crm.objects.basic_api
-        kwargs: dict[str, Any] = {"limit": min(limit, 100), "archived": True}
+        kwargs: dict[str, Any] = {"limit": min(limit, LIST_MAX), "archived": True}
         if after is not None:
             kwargs["after"] = after
         return self._call(
             f"list archived {object_type}",
-            lambda: api.get_page(object_type, _preload_content=False, **kwargs),
+            lambda: api.get_page(
+                object_type, _preload_content=False, _request_timeout=self._timeout, **kwargs
+            ),
             self._general,
         )
 
     def portal_id(self) -> int:
-        """The portal's id (for record links), from `GET /account-info/v3/details`."""
+        """The portal's id (for record links), from `GET /account-info/v3/details`.
+
+        Any valid token may read it (no scope), so it is also the check that a token works.
+        """
         api_client = self._client.crm.objects.basic_api.api_client
         answer = self._call(
             "read account info",
@@ -163,6 +205,7 @@ class HubSpotApi:
                 header_params={"Accept": "application/json"},
                 auth_settings=["oauth2"],
                 _preload_content=False,
+                _request_timeout=self._timeout,
             ),
             self._general,
         )
@@ -171,75 +214,143 @@ class HubSpotApi:
     # -- retries ---------------------------------------------------------------------------
 
     def _call(self, what: str, send: Callable[[], Any], window: SlidingWindow) -> dict[str, Any]:
-        from hubspot.crm.objects.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
-        delay = self._spec.backoff_seconds
-        failures = 0
+        spec = self._spec
+        delay = spec.backoff_seconds
+        failures = rate_limited = 0
         while True:
             window.wait()
             self.calls += 1
             try:
                 response = send()
-            except ApiException as exc:
+            except self._api_errors as exc:
                 window.done()
-                status = exc.status or 0
+                status = getattr(exc, "status", None) or 0
+                body, headers = getattr(exc, "body", None), getattr(exc, "headers", None)
+                self._read_usage(headers)
                 if status in (401, 403):
-                    raise _refused(status, exc.body, what) from None
+                    raise _refused(status, body, what) from None
                 if status == 429:
-                    wait = _retry_after(exc.headers)
-                    log.info("HubSpot rate limit on %s; waiting %.1f s", what, wait)
-                    failures += 1
-                    if failures > self._spec.retries + 5:
+                    if _error_field(body, "policyName") == "DAILY":
+                        raise SourceLimitReached(
+                            f"HubSpot's daily API limit is used up ({what} was refused); the "
+                            "next sync resumes where this one stopped"
+                        ) from None
+                    rate_limited += 1
+                    if rate_limited > spec.retries + 5:
                         raise SourceUnreachable(
                             f"HubSpot kept answering 429 (rate limit) to {what}; "
                             "is another integration using this app's limits?"
                         ) from None
-                    self._sleep(wait)
+                    asked = _retry_after(headers)
+                    wait = 1.0 if asked is None else asked
+                    self._wait(wait, f"HubSpot rate limit on {what}", SourceLimitReached)
                     continue
                 if status >= 500 or status == 0:
                     failures += 1
-                    if failures > self._spec.retries:
+                    if failures > spec.retries:
                         raise SourceUnreachable(
                             f"HubSpot answered HTTP {status} to {what}, also after "
-                            f"{self._spec.retries} retries; try again later"
+                            f"{spec.retries} retries; try again later"
                         ) from None
-                    log.info("HubSpot HTTP %s on %s; retrying in %.1f s", status, what, delay)
-                    self._sleep(delay)
+                    asked = _retry_after(headers)
+                    why = f"HubSpot HTTP {status} on {what}"
+                    if asked is None:
+                        self._wait(min(delay, spec.max_wait_seconds), why)
+                    else:
+                        self._wait(asked, why, SourceUnreachable)
                     delay *= 2
                     continue
                 raise SyncError(
-                    f"HubSpot rejected {what} (HTTP {status}): {_message(exc.body)}"
+                    f"HubSpot rejected {what} (HTTP {status}): {_error_field(body, 'message')}"
                 ) from None
-            except HTTPError as exc:
+            except HTTPError as exc:  # connection refused or reset, timeouts
                 window.done()
                 failures += 1
-                if failures > self._spec.retries:
+                problem = type(getattr(exc, "reason", None) or exc).__name__
+                if failures > spec.retries:
                     raise SourceUnreachable(
-                        f"cannot reach HubSpot at {self._spec.base_url} for {what}: "
-                        f"{type(exc).__name__}"
+                        f"cannot reach HubSpot at {spec.base_url} for {what}: {problem}, also "
+                        f"after {spec.retries} retries"
                     ) from None
-                self._sleep(delay)
+                self._wait(
+                    min(delay, spec.max_wait_seconds), f"HubSpot unreachable ({problem}) for {what}"
+                )
                 delay *= 2
                 continue
             window.done()
+            self._read_usage(getattr(response, "headers", None))
             log.info("HubSpot %s: HTTP %s", what, response.status)
-            return json.loads(response.data)
+            try:
+                answer = json.loads(response.data)
+            except ValueError:
+                answer = None
+            if not isinstance(answer, dict):
+                raise SourceUnreachable(
+                    f"HubSpot's answer to {what} (HTTP {response.status}) is not the JSON "
+                    f"expected; is base_url ({spec.base_url}) HubSpot's API?"
+                )
+            return answer
+
+    def _wait(self, seconds: float, why: str, too_long: type[SyncError] | None = None) -> None:
+        """Sleep `seconds`; a wait HubSpot asked for (`too_long` given) that exceeds
+        `max_wait_seconds` ends the sync with that error instead."""
+        limit = self._spec.max_wait_seconds
+        if too_long is not None and seconds > limit:
+            raise too_long(
+                f"{why}: HubSpot asks to wait {seconds:.0f} s, longer than max_wait_seconds "
+                f"({limit:.0f} s); the next sync resumes here"
+            ) from None  # called while handling the client's exception: never chain it
+        log.info("%s; waiting %.1f s", why, seconds)
+        self._sleep(seconds)
+
+    def _read_usage(self, headers: Any) -> None:
+        """Note the daily limit and what is left of it, when HubSpot says."""
+        if not headers:
+            return
+        for name, attribute in (
+            ("X-HubSpot-RateLimit-Daily", "daily_limit"),
+            ("X-HubSpot-RateLimit-Daily-Remaining", "daily_remaining"),
+        ):
+            value = headers.get(name)
+            if value is not None and str(value).strip().isdigit():
+                setattr(self, attribute, int(value))
 
 
-def _retry_after(headers: Any) -> float:
+def _retry_after(headers: Any) -> float | None:
+    """`Retry-After` in seconds (HubSpot sends seconds); None without a usable one."""
+    value = (headers or {}).get("Retry-After")
     try:
-        return max(0.0, float((headers or {}).get("Retry-After", 1)))
+        return None if value is None else max(0.0, float(value))
     except (TypeError, ValueError):
-        return 1.0
+        return None
 
 
-def _message(body: Any) -> str:
-    """The `message` of a HubSpot error body, or a placeholder; never headers."""
+def _body(body: Any) -> dict[str, Any]:
     try:
-        return str(json.loads(body)["message"])[:300]
-    except (TypeError, ValueError, KeyError):
-        return "no details"
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _error_field(body: Any, name: str) -> str:
+    """A field of a HubSpot error body (`message`, `category`...), or a placeholder; never
+    headers."""
+    value = _body(body).get(name)
+    return str(value)[:300] if value is not None else "no details"
+
+
+def _required_scopes(body: Any) -> list[str]:
+    """The scopes a 403 `MISSING_SCOPES` names (`requiredGranularScopes`, or the older
+    `requiredScopes`), in order, once each."""
+    found: list[str] = []
+    for error in _body(body).get("errors") or []:
+        context = (error or {}).get("context") or {}
+        for key in ("requiredGranularScopes", "requiredScopes"):
+            found.extend(str(s) for s in context.get(key) or [])
+    return list(dict.fromkeys(found))
 
 
 def _refused(status: int, body: Any, what: str) -> SyncError:
@@ -248,7 +359,15 @@ def _refused(status: int, body: Any, what: str) -> SyncError:
             f"HubSpot refused the access token (HTTP 401) for {what}: check that the private "
             "app token is current and not revoked"
         )
+    scopes = _required_scopes(body)
+    if _error_field(body, "category") == "MISSING_SCOPES" or scopes:
+        named = ", ".join(scopes) if scopes else "the scope it needs"
+        return MissingScopes(
+            f"HubSpot refused {what} (HTTP 403): the private app lacks {named}; add it under "
+            "Settings > Integrations > Private apps > Scopes (see docs/connectors/hubspot.md)",
+            scopes,
+        )
     return SourceAuthError(
-        f"HubSpot refused {what} (HTTP 403): {_message(body)}; add the missing scope to the "
-        "private app (see docs/connectors/hubspot.md)"
+        f"HubSpot refused {what} (HTTP 403): {_error_field(body, 'message')}; check the "
+        "private app's scopes (see docs/connectors/hubspot.md)"
     )

@@ -12,8 +12,12 @@ How a stream reads (and why it cannot skip or double a record):
   same millisecond, e.g. by an import) is walked by `hs_object_id` at that stamp, also as a
   keyset, and the stream then goes on after the stamp. So any number of records at one stamp
   is read, each once.
-- Then the archived records of the type are listed and their events removed; HubSpot offers
-  no "archived since" filter, so this pass reads every archived record (100 per call).
+- Archived (deleted) records come first. HubSpot offers no "archived since" filter, so every
+  archived record of the type is listed (100 per call), but only those archived at or after
+  the read's start (`since_us`: the cursor minus the lookback) are applied, so a quiet sync
+  writes nothing. This pass runs *before* the search pages because they move the cursor: the
+  next read then starts no later than this listing did, and a record archived at any moment
+  is applied by one of two consecutive syncs, also when a sync fails half-way.
 
 Records that need more than search returns get it per page: property histories (deal
 stages, ticket stages, quote statuses) by batch read, associations (a quote's deal, an
@@ -22,7 +26,9 @@ engagement's ticket or deal) by the v4 associations batch read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from qmon.connectors.base import (
@@ -30,26 +36,32 @@ from qmon.connectors.base import (
     Finding,
     Page,
     RecordChange,
+    SourceAuthError,
     SourceUnreachable,
     SyncError,
 )
-from qmon.connectors.hubspot.api import HubSpotApi
+from qmon.connectors.hubspot.api import HubSpotApi, MissingScopes
 from qmon.connectors.hubspot.mapping import KINDS, HubSpotMapper, parse_time
 from qmon.connectors.hubspot.spec import HubSpotMappingSpec, HubSpotSourceSpec
 
+log = logging.getLogger(__name__)
+
 MODIFIED = "hs_lastmodifieddate"
 
-#: The private-app scope each object type needs, for `qmon sources check`.
-SCOPES = {
-    "deals": "crm.objects.deals.read",
-    "tickets": "tickets",
-    "quotes": "crm.objects.quotes.read",
-    "calls": "crm.objects.contacts.read (engagements)",
-    "emails": "crm.objects.contacts.read (engagements)",
-    "meetings": "crm.objects.contacts.read (engagements)",
-    "notes": "crm.objects.contacts.read (engagements)",
-    "tasks": "crm.objects.contacts.read (engagements)",
-    "feedback_submissions": "crm.objects.feedback_submissions.read",
+_SCOPES_PAGE = "Settings > Integrations > Private apps > your app > Scopes"
+_ENGAGEMENTS = ("crm.objects.contacts.read",)
+#: The private-app scopes reading each object type needs (the objects' API specs), for
+#: `qmon sources check` when HubSpot's 403 does not name them.
+SCOPES: Mapping[str, tuple[str, ...]] = {
+    "deals": ("crm.objects.deals.read",),
+    "tickets": ("tickets",),
+    "quotes": ("crm.objects.quotes.read",),
+    "calls": _ENGAGEMENTS,
+    "emails": _ENGAGEMENTS,
+    "meetings": _ENGAGEMENTS,
+    "notes": _ENGAGEMENTS,
+    "tasks": _ENGAGEMENTS,
+    "feedback_submissions": ("crm.objects.contacts.read", "crm.objects.feedback_submissions.read"),
 }
 
 
@@ -66,6 +78,7 @@ class ObjectStream:
         self._kind = KINDS[object_type]
 
     def read(self, since_us: int | None) -> Iterator[Page]:
+        yield from self._archived(since_us)
         lo = 0 if since_us is None else max(0, since_us // 1000)
         while True:
             results = self._search([_filter(MODIFIED, "GTE", lo)], MODIFIED)
@@ -79,7 +92,7 @@ class ObjectStream:
             last = stamps[-1]
             if len(results) < self._page_size:
                 yield self._page(results, last * 1000)
-                break
+                return
             if stamps[0] < last:
                 done = [r for r, s in zip(results, stamps, strict=True) if s < last]
                 yield self._page(done, last * 1000)
@@ -87,7 +100,6 @@ class ObjectStream:
             else:
                 yield from self._walk_stamp(last)
                 lo = last + 1
-        yield from self._archived()
 
     def _walk_stamp(self, stamp: int) -> Iterator[Page]:
         """All records modified at exactly `stamp`, by ascending id."""
@@ -103,15 +115,18 @@ class ObjectStream:
                 return
             after_id = int(results[-1]["id"])
 
-    def _archived(self) -> Iterator[Page]:
+    def _archived(self, since_us: int | None) -> Iterator[Page]:
+        """Deletions for the records archived at or after `since_us` (all when None)."""
         after = None
         while True:
             answer = self._api.archived_page(self.name, after, self._page_size)
-            changes = [
-                RecordChange(f"{self.name}/{r['id']}", deleted=True)
-                for r in answer.get("results", [])
-            ]
+            changes = []
+            for record in answer.get("results", []):
+                archived_us = parse_time(record.get("archivedAt"))
+                if since_us is None or archived_us is None or archived_us >= since_us:
+                    changes.append(RecordChange(f"{self.name}/{record['id']}", deleted=True))
             if changes:
+                log.info("HubSpot %s: %d archived records", self.name, len(changes))
                 yield Page(changes)
             after = ((answer.get("paging") or {}).get("next") or {}).get("after")
             if not after:
@@ -124,7 +139,9 @@ class ObjectStream:
             "properties": self._mapper.properties(self.name),
             "limit": self._page_size,
         }
-        return list(self._api.search(self.name, body).get("results", []))
+        results = list(self._api.search(self.name, body).get("results", []))
+        log.info("HubSpot %s: %d records from search", self.name, len(results))
+        return results
 
     def _page(self, results: list[dict[str, Any]], high_water_us: int) -> Page:
         """Map a page of search results, fetching histories and associations first."""
@@ -155,11 +172,20 @@ class ObjectStream:
 class HubSpotConnector:
     """A configured HubSpot portal."""
 
-    def __init__(self, source: str, spec: HubSpotSourceSpec, mapping: HubSpotMappingSpec) -> None:
+    def __init__(
+        self,
+        source: str,
+        spec: HubSpotSourceSpec,
+        mapping: HubSpotMappingSpec,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`clock` and `sleep` pace the calls (tests pass a virtual clock)."""
         self.source = source
         self._spec = spec
         self._mapping = mapping
-        self._api = HubSpotApi(spec)
+        self._api = HubSpotApi(spec, clock=clock, sleep=sleep)
         self._mapper: HubSpotMapper | None = None
 
     def streams(self) -> Sequence[ObjectStream]:
@@ -169,23 +195,52 @@ class HubSpotConnector:
         ]
 
     def usage(self) -> ApiUsage:
-        return ApiUsage(calls=self._api.calls)
+        api = self._api
+        return ApiUsage(calls=api.calls, remaining=api.daily_remaining, limit=api.daily_limit)
 
     def check(self) -> list[Finding]:
-        findings = []
+        """The token (account info, which any valid token may read), then per object type one
+        search and, for types that belong to a deal or ticket, one associations read.
+
+        Raises:
+            SourceUnreachable: HubSpot could not be reached at all.
+        """
         try:
-            portal = self._spec.portal_id or self._api.portal_id()
-            findings.append(Finding(True, "access token", f"portal {portal}"))
-        except SyncError as exc:
+            portal = self._api.portal_id()
+        except SourceAuthError as exc:
             return [Finding(False, "access token", str(exc))]
+        findings = [Finding(True, "access token", f"valid for portal {portal}")]
+        configured = self._spec.portal_id
+        if configured is not None and configured != portal:
+            findings.append(Finding(False, "portal_id", (
+                f"the config says {configured} but the token is for portal {portal}; record "
+                f"links would point at the wrong portal: set portal_id: {portal} or remove it"
+            )))  # fmt: skip
+        mapper = HubSpotMapper(self.source, self._mapping, None)
         for object_type in self._spec.objects:
-            body = {"limit": 1, "properties": list(KINDS[object_type].properties)}
+            body = {"limit": 1, "properties": mapper.properties(object_type)}
+            what = f"{object_type} readable"
             try:
-                self._api.search(object_type, body)
-                findings.append(Finding(True, f"{object_type} readable"))
-            except SyncError as exc:
-                detail = f"{exc}; the private app needs the scope {SCOPES[object_type]}"
-                findings.append(Finding(False, f"{object_type} readable", detail))
+                found = self._api.search(object_type, body).get("results", [])
+            except MissingScopes as exc:
+                findings.append(Finding(False, what, _scope_advice(exc, SCOPES[object_type])))
+                continue
+            except SourceUnreachable:
+                raise
+            except SyncError as exc:  # e.g. a 400: the type or a property is refused
+                findings.append(Finding(False, what, str(exc)))
+                continue
+            findings.append(Finding(True, what))
+            ids = [str(r["id"]) for r in found]
+            for to_type in KINDS[object_type].associations if ids else ():
+                what = f"{object_type} to {to_type} associations readable"
+                try:
+                    self._api.associations(object_type, to_type, ids)
+                except MissingScopes as exc:
+                    needed = (*SCOPES[object_type], *SCOPES[to_type])
+                    findings.append(Finding(False, what, _scope_advice(exc, needed)))
+                    continue
+                findings.append(Finding(True, what))
         return findings
 
     def close(self) -> None:
@@ -197,6 +252,14 @@ class HubSpotConnector:
             base = f"{self._spec.app_url.rstrip('/')}/contacts/{portal}/record"
             self._mapper = HubSpotMapper(self.source, self._mapping, base)
         return self._mapper
+
+
+def _scope_advice(exc: MissingScopes, needed: Sequence[str]) -> str:
+    scopes = exc.scopes or list(dict.fromkeys(needed))
+    named = ", ".join(scopes)
+    if len(scopes) > 1:
+        return f"the private app lacks the scopes {named}: add them under {_SCOPES_PAGE}"
+    return f"the private app lacks the scope {named}: add it under {_SCOPES_PAGE}"
 
 
 def _filter(name: str, operator: str, value: int) -> dict[str, Any]:

@@ -64,21 +64,10 @@ KINDS: Mapping[str, ObjectKind] = {
         (*_ENGAGEMENT, "hs_task_status", "hs_task_completion_date"), (), ("tickets", "deals")
     ),
     "feedback_submissions": ObjectKind(
-        ("hs_survey_type", "hs_response_value", "hs_submission_timestamp", "hs_createdate"),
-        (),
-        ("tickets", "deals"),
+        ("hs_survey_type", "hs_submission_timestamp", "hs_createdate"), (), ("tickets", "deals")
     ),
 }
 
-_SURVEYS = {
-    "NPS": "survey.nps",
-    "CSAT": "survey.csat",
-    "CUSTOMER_SATISFACTION": "survey.csat",
-    "CES": "survey.ces",
-    "CUSTOMER_EFFORT_SCORE": "survey.ces",
-}
-_EMAIL_DIRECTIONS = {"EMAIL": "email.sent", "FORWARDED_EMAIL": "email.sent",
-                     "INCOMING_EMAIL": "email.received"}  # fmt: skip
 _CHANNELS = {"calls": "phone", "emails": "email", "meetings": "meeting"}
 
 
@@ -102,8 +91,11 @@ class HubSpotMapper:
 
     def properties(self, object_type: str) -> list[str]:
         """The properties to read for a type: what the mapping looks at."""
-        extra = [self.mapping.first_reply_property] if object_type == "tickets" else []
-        return [*KINDS[object_type].properties, *extra, "hs_lastmodifieddate"]
+        extra = {
+            "tickets": [self.mapping.first_reply_property],
+            "feedback_submissions": [self.mapping.survey_score_property],
+        }.get(object_type, [])
+        return list(dict.fromkeys([*KINDS[object_type].properties, *extra, "hs_lastmodifieddate"]))
 
     def events(
         self, object_type: str, record: Mapping[str, Any], linked: Mapping[str, list[str]]
@@ -144,7 +136,7 @@ class HubSpotMapper:
                 source=self.source,
                 id=f"{key}/{what}",
                 occurred_us=at,
-                type=rename.get(event_type, event_type),
+                type=renamed,
                 subject_type=subject[0],
                 subject_id=subject[1],
                 owner=owner,
@@ -154,7 +146,7 @@ class HubSpotMapper:
                 record=key,
             )
             for what, event_type, at, attributes in found
-            if at is not None
+            if at is not None and (renamed := rename.get(event_type, event_type)) is not None
         ]
 
     # -- per kind ------------------------------------------------------------------------------
@@ -166,10 +158,12 @@ class HubSpotMapper:
         if not entries and current:
             entries = [{"value": current, "timestamp": None}]
         found = []
+        previous = None
         for entry in reversed(entries or []):
             stage, at = entry.get("value"), parse_time(entry.get("timestamp")) or created
-            if not stage or at is None:
+            if not stage or at is None or stage == previous:
                 continue
+            previous = stage
             attributes = {"stage": stage, **self._phase(stage)}
             found.append((f"stage@{at // 1000}", "deal.stage_changed", at, attributes))
             extra = self.mapping.deal_stage_events.get(stage)
@@ -207,37 +201,47 @@ class HubSpotMapper:
         created: int | None,
     ) -> list[tuple[str, str, int | None, dict[str, Any]]]:
         at = parse_time(props.get("hs_timestamp")) or created
+        mapping = self.mapping
         if object_type == "quotes":
             found = [("created", "quote.created", created, {})]
+            previous = None
             for entry in reversed(history.get("hs_status") or []):
                 status = entry.get("value")
-                event_type = self.mapping.quote_status_events.get(status or "")
+                event_type = mapping.quote_status_events.get(status or "")
                 when = parse_time(entry.get("timestamp"))
-                if event_type and when is not None:
+                if event_type and when is not None and status != previous:
                     found.append((f"{event_type}@{when // 1000}", event_type, when,
                                   {"status": status}))  # fmt: skip
+                previous = status
             return found
         if object_type == "calls":
             return [("logged", "call.logged", at, {})]
         if object_type == "emails":
-            event_type = _EMAIL_DIRECTIONS.get(props.get("hs_email_direction") or "")
-            return [("email", event_type, at, {})] if event_type else []
+            direction = props.get("hs_email_direction") or ""
+            event_type = mapping.email_direction_events.get(direction)
+            return [("email", event_type, at, {"direction": direction})] if event_type else []
         if object_type == "meetings":
-            held = (props.get("hs_meeting_outcome") or "").upper() == "COMPLETED"
-            return [("held", "meeting.held", at, {})] if held else []
+            outcome = props.get("hs_meeting_outcome") or ""
+            event_type = mapping.meeting_outcome_events.get(outcome)
+            return [("meeting", event_type, at, {"outcome": outcome})] if event_type else []
         if object_type == "notes":
             return [("added", "note.added", at, {})]
         if object_type == "tasks":
-            if (props.get("hs_task_status") or "").upper() != "COMPLETED":
+            status = props.get("hs_task_status") or ""
+            event_type = mapping.task_status_events.get(status)
+            if event_type is None:
                 return []
             done = parse_time(props.get("hs_task_completion_date")) or at
-            return [("completed", "task.completed", done, {})]
+            return [("task", event_type, done, {"status": status})]
         # feedback_submissions
-        survey = str(props.get("hs_survey_type") or "").upper()
+        survey = str(props.get("hs_survey_type") or "")
+        event_type = mapping.survey_type_events.get(survey)
+        if event_type is None:
+            return []
         when = parse_time(props.get("hs_submission_timestamp")) or created
-        score = props.get("hs_response_value")
+        score = props.get(mapping.survey_score_property)
         attributes = {"survey_type": survey, **({"score": _number(score)} if score else {})}
-        return [("response", _SURVEYS.get(survey, "survey.response"), when, attributes)]
+        return [("response", event_type, when, attributes)]
 
     def _phase(self, stage: str) -> dict[str, str]:
         phase = self.mapping.stage_phases.get(stage)
