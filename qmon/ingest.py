@@ -8,6 +8,7 @@ off, the transaction is rolled back and nothing changes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,8 @@ def import_files(
     """Import CSV / JSON Lines files into the store.
 
     Inputs of `background_from_bytes` or more are read and checked in a second process
-    while this one writes (`qmon.ingest_worker`); the result is the same either way.
+    while this one writes (`qmon.ingest_worker`), unless `assume_tz` has no key (a zone read
+    from a file); the result is the same either way.
 
     Raises:
         InputError: bad rows with `skip_invalid` off (nothing was written), or a file that
@@ -128,13 +130,20 @@ def import_files(
     """
     summary = ImportSummary()
     options = {"source": source, "assume_tz": assume_tz, "on_progress": on_progress}
-    if sum(_size(p) for p in paths) >= background_from_bytes:
+    # The reader process is told the zone by its key; one without (read from a file, or a
+    # plain offset) is used here, where it is the very object the caller gave.
+    named = assume_tz is None or bool(getattr(assume_tz, "key", None))
+    if named and sum(_size(p) for p in paths) >= background_from_bytes:
         from qmon.ingest_worker import read_in_background
 
         batches = read_in_background(paths, summary, **options)
     else:
         batches = read_checked(paths, summary, **options)
-    with store.writer() as writer:
+    # closing(): however the writing ends (a database error, Ctrl-C), the reader process is
+    # stopped and waited for before this returns. Otherwise it would live as long as the
+    # generator, which an exception's traceback keeps alive through this frame: blocked on
+    # its full pipe, then printing a BrokenPipeError when this process exits.
+    with store.writer() as writer, closing(batches):
         for batch in batches:
             writer.write(batch)
         if summary.problems and not skip_invalid:

@@ -42,7 +42,11 @@ def read_in_background(
     """`read_checked`, run in a child process; `summary` is filled in when it is done."""
     command = [sys.executable, "-m", "qmon.ingest_worker", source, assume_tz.key if assume_tz
                else "", *(str(p) for p in paths)]  # fmt: skip
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # A process group of its own: Ctrl-C in a terminal interrupts the whole foreground group,
+    # and the child would print a KeyboardInterrupt traceback. The finally below stops it.
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, process_group=0
+    )
     assert child.stdout is not None
     try:
         while True:
