@@ -79,6 +79,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.fakes.server import FakeHandler, Reply
+
 if TYPE_CHECKING:
     from hubspot import HubSpot
     from urllib3.util.retry import Retry
@@ -1305,31 +1307,10 @@ class _Server(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Reads a request, asks the fake for the answer, writes it with a Content-Length."""
-
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "FakeHubSpot/1.0"
-    timeout = 5
-    # Buffer the response so status, headers and body leave in one write: separate small
-    # writes meet Nagle plus delayed ACK and cost ~40 ms per request.
-    wbufsize = 64 * 1024
     server: _Server
 
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        response = self.server.fake.handle(self.command, self.path, self.headers, body)
+    def reply(self, response: _Response) -> Reply:
         data = b"" if response.payload is None else json.dumps(response.payload).encode()
-        self.send_response(response.status)
-        self.send_header("Content-Type", JSON_CONTENT_TYPE)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request stderr lines; the fake keeps its own request log."""
+        return response.status, {"Content-Type": JSON_CONTENT_TYPE, **response.headers}, data

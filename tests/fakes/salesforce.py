@@ -54,6 +54,8 @@ import requests
 import trustme
 from requests.adapters import HTTPAdapter
 
+from tests.fakes.server import FakeHandler, Reply
+
 DEFAULT_API_VERSION = "59.0"
 """The version simple-salesforce 1.12 puts in its URLs; the fake answers any ``vNN.N``."""
 
@@ -1710,33 +1712,12 @@ class _TlsServer(ThreadingHTTPServer):
                     pass
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Reads a request, asks the fake for the answer, writes it with a Content-Length."""
-
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "FakeSalesforce/1.0"
-    timeout = 5
-    # Buffer the response so status, headers and body leave in one write: separate small
-    # writes meet Nagle plus delayed ACK and cost ~40 ms per request.
-    wbufsize = 64 * 1024
     server: _TlsServer
 
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        response = self.server.fake.handle(self.command, self.path, self.headers, body)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if response.body:
-            self.wfile.write(response.body)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence per-request stderr lines; the fake keeps its own request log."""
+    def reply(self, response: _Response) -> Reply:
+        return response.status, response.headers, response.body
 
 
 class _LoopbackAdapter(HTTPAdapter):
