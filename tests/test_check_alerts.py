@@ -136,7 +136,7 @@ def test_a_breach_kept_late_is_updated_in_place(tmp_path, database_url, slack):
 
 
 def test_routes_pick_the_channel_and_dry_run_changes_nothing(tmp_path, database_url, slack):
-    routes = "    routes:\n      - {promise: quote-24h, channel: \"#sales\"}\n"
+    routes = '    routes:\n      - {promise: quote-24h, channel: "#sales"}\n'
     path = setup(tmp_path, database_url, slack, routes)
     result = check(path, slack, 0, "--dry-run")
     assert result.exit_code == 0
@@ -154,3 +154,51 @@ def test_without_slack_alerts_are_listed_not_recorded(tmp_path, database_url, sl
         result = qmon("--config", path, "check", "--as-of", iso(0))
         assert result.exit_code == 0, result.output
         assert result.stdout.count("new alert: ") == 2
+
+
+QUIET = """    quiet_hours: office
+calendars:
+  office:
+    timezone: Europe/Amsterdam
+    hours: {mon-fri: ["09:00-17:00"]}
+"""
+
+
+def test_at_risk_alerts_wait_for_opening_hours_breaches_do_not(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack, QUIET)
+    result = check(path, slack, 8)  # Friday 21:00 in Amsterdam: closed
+    assert result.exit_code == 0, result.output
+    assert "1 sent" in result.stdout and "1 waiting" in result.stdout
+    assert slack.texts("kwaliteit")[0].startswith("Belofte gebroken")
+    result = check(path, slack, 9.5)  # still Friday night; D-2 has broken meanwhile: at once
+    assert "1 sent" in result.stdout and "0 waiting" in result.stdout
+    assert slack.texts("kwaliteit")[1].startswith(
+        "Belofte gebroken: Offerte binnen 24 uur — deal D-2"
+    )
+    check(path, slack, 68.5)  # Monday 09:30: the waiting at-risk alert was superseded
+    assert len(slack.texts("kwaliteit")) == 2
+
+
+def test_a_waiting_at_risk_alert_is_dropped_once_it_is_old_news(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack, QUIET)
+    check(path, slack, 8)
+    result = check(path, slack, 20)  # Saturday: D-2 broke (sent at once), D-3 at risk: waits
+    assert "1 sent" in result.stdout and "1 waiting" in result.stdout
+    result = check(path, slack, 68.5)  # Monday 09:30: D-3 broke on Saturday; nothing stale
+    assert "0 sent" in result.stdout and "0 waiting" in result.stdout
+    assert len(slack.texts("kwaliteit")) == 2
+
+
+def test_many_alerts_at_once_go_as_one_digest(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack, "    digest_over: 1\n")
+    result = check(path, slack)
+    assert result.exit_code == 0 and "2 sent" in result.stdout
+    [digest] = slack.messages("kwaliteit")
+    assert digest.text == "2 beloftes vragen aandacht"
+    assert "deal D-1" in str(digest.blocks) and "deal D-2" in str(digest.blocks)
+    store = Store.open(database_url)
+    store.ingest([ev("D-1", 1, "quote.sent")])
+    store.close()
+    result = check(path, slack, 1.5)  # kept late: a digest is not rewritten for one alert
+    assert result.exit_code == 0 and "0 waiting" in result.stdout
+    assert len(slack.messages("kwaliteit")) == 1 and not digest.updates

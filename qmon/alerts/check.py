@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 
-from qmon.alerts.message import render
+from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
 from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
@@ -92,12 +93,13 @@ def run_check(
                     "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
                     " detected_us, route, text, blocks, status, attempts, next_try_us,"
                     " update_pending) VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks,"
-                    " 'pending', 0, :now, false) ON CONFLICT DO NOTHING"
+                    " 'pending', 0, :due, false) ON CONFLICT DO NOTHING"
                 ),
                 {
                     **alert.key,
                     "now": as_of_us,
                     "route": _route(slack, alert),
+                    "due": _not_before(config, slack, alert, as_of_us),
                     "text": message.text,
                     "blocks": json.dumps(message.blocks),
                 },  # fmt: skip
@@ -115,7 +117,27 @@ def run_check(
                     ),
                     {**alert.key, "text": late.text, "blocks": json.dumps(late.blocks)},
                 )
-    _deliver(store, slack, as_of_us, report)
+        # An at-risk alert still waiting (quiet hours, an outage) whose instance is no longer
+        # open and at risk (it broke, or was kept) is old news: not sent.
+        at_risk_now = {tuple(a.key.values()) for a in alerts if a.kind == "at_risk"}
+        waiting = conn.execute(
+            text(
+                "SELECT promise_id, subject_type, subject_id, started_us, kind FROM alerts"
+                " WHERE kind = 'at_risk' AND status = 'pending'"
+            )
+        ).all()
+        stale = [
+            dict(zip("ptisk", row, strict=True)) for row in waiting if tuple(row) not in at_risk_now
+        ]
+        if stale:
+            conn.execute(
+                text(
+                    "UPDATE alerts SET status = 'superseded' WHERE promise_id = :p"
+                    " AND subject_type = :t AND subject_id = :i AND started_us = :s AND kind = :k"
+                ),
+                stale,
+            )
+    _deliver(store, slack, as_of_us, report, language)
     with store.engine.connect() as conn:
         report.pending = conn.execute(
             text("SELECT count(*) FROM alerts WHERE status = 'pending' OR update_pending")
@@ -123,7 +145,9 @@ def run_check(
     return report
 
 
-def _deliver(store: Store, spec: SlackSpec, now_us: int, report: CheckReport) -> None:
+def _deliver(
+    store: Store, spec: SlackSpec, now_us: int, report: CheckReport, language: str
+) -> None:
     with store.engine.connect() as conn:
         due = conn.execute(
             text(
@@ -141,33 +165,74 @@ def _deliver(store: Store, spec: SlackSpec, now_us: int, report: CheckReport) ->
     except DeliveryError as exc:
         report.failed.append(str(exc))
         return
+    posts: dict[str, list[Any]] = {}
     for row in due:
-        key = {"p": row[0], "t": row[1], "i": row[2], "s": row[3], "k": row[4]}
-        blocks = json.loads(row[7])
-        try:
-            if row[8] == "pending":
-                channel_id, ts = channel.post(row[5], row[6], blocks)
-                done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
-                        " update_pending = false")  # fmt: skip
-                params = {**key, "now": now_us, "c": channel_id, "ts": ts}
-                report.delivered += 1
-            else:
-                channel.update(row[10], row[11], row[6], blocks)
-                done, params = "update_pending = false", dict(key)
+        if row.status == "pending":
+            posts.setdefault(row.route, []).append(row)
+        elif row.slack_ts is None:  # it went out in a digest: nothing to update in place
+            _settle(store, [row], "update_pending = false", {})
+        else:
+            try:
+                channel.update(row.slack_channel, row.slack_ts, row.text, json.loads(row.blocks))
+                _settle(store, [row], "update_pending = false", {})
                 report.updated += 1
-        except DeliveryError as exc:
-            report.failed.append(str(exc))
-            wait = min(LAST_RETRY_US, FIRST_RETRY_US * 2 ** row[9])
-            done = "attempts = attempts + 1, next_try_us = :next, last_error = :error"
-            params = {**key, "next": now_us + wait, "error": str(exc)}
-        with store.engine.begin() as conn:
-            conn.execute(
-                text(
-                    f"UPDATE alerts SET {done} WHERE promise_id = :p AND subject_type = :t"
-                    " AND subject_id = :i AND started_us = :s AND kind = :k"
-                ),
-                params,
-            )
+            except DeliveryError as exc:
+                _postpone(store, [row], exc, now_us, report)
+    for route, rows in posts.items():
+        digest = len(rows) > spec.digest_over
+        message = digest_message(len(rows), [r.text for r in rows], language) if digest else None
+        for batch in [rows] if digest else [[r] for r in rows]:
+            text_, blocks = message or (batch[0].text, json.loads(batch[0].blocks))
+            try:
+                channel_id, ts = channel.post(route, text_, blocks)
+            except DeliveryError as exc:
+                _postpone(store, batch, exc, now_us, report)
+                continue
+            done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
+                    " update_pending = false")  # fmt: skip
+            _settle(store, batch, done, {"now": now_us, "c": channel_id,
+                                         "ts": None if digest else ts})  # fmt: skip
+            report.delivered += len(batch)
+
+
+def _postpone(
+    store: Store, rows: list[Any], error: DeliveryError, now_us: int, report: CheckReport
+) -> None:
+    report.failed.append(str(error))
+    for row in rows:
+        wait = min(LAST_RETRY_US, FIRST_RETRY_US * 2**row.attempts)
+        done = "attempts = attempts + 1, next_try_us = :next, last_error = :error"
+        _settle(store, [row], done, {"next": now_us + wait, "error": str(error)})
+
+
+def _settle(store: Store, rows: list[Any], assignments: str, params: dict[str, Any]) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE alerts SET {assignments} WHERE promise_id = :p AND subject_type = :t"
+                " AND subject_id = :i AND started_us = :s AND kind = :k"
+            ),
+            [
+                {
+                    "p": r.promise_id,
+                    "t": r.subject_type,
+                    "i": r.subject_id,
+                    "s": r.started_us,
+                    "k": r.kind,
+                    **params,
+                }  # fmt: skip
+                for r in rows
+            ],
+        )
+
+
+def _not_before(config: QmonConfig, slack: SlackSpec, alert: Alert, now_us: int) -> int:
+    """When an alert may go: now, or for an at-risk alert in quiet hours, at the next opening
+    of the `quiet_hours` calendar (a breach always goes at once)."""
+    if alert.kind != "at_risk" or slack.quiet_hours is None:
+        return now_us
+    calendar = config.calendars[slack.quiet_hours]
+    return calendar.advance(now_us, 1) - 1  # the first open microsecond from now on
 
 
 def _recent(instance: Instance, as_of_us: int) -> bool:

@@ -31,6 +31,8 @@ WORDS: dict[str, dict[str, str]] = {
         "late_by": "late by",
         "nobody": "nobody",
         "paused": "paused",
+        "digest": "{n} promises need attention",
+        "more": "and {n} more",
     },
     "nl": {
         "breached": "Belofte gebroken",
@@ -46,6 +48,8 @@ WORDS: dict[str, dict[str, str]] = {
         "late_by": "te laat met",
         "nobody": "niemand",
         "paused": "gepauzeerd",
+        "digest": "{n} beloftes vragen aandacht",
+        "more": "en nog {n}",
     },
 }
 _ICONS = {"breached": ":red_circle:", "at_risk": ":large_orange_circle:", "late": ":white_circle:"}
@@ -107,3 +111,24 @@ def _local(us: int, zone: ZoneInfo, language: str) -> str:
     moment = datetime.fromtimestamp(us / 1e6, tz=zone)
     shape = "%d-%m-%Y %H:%M" if language == "nl" else "%Y-%m-%d %H:%M"
     return f"{moment.strftime(shape)} ({zone.key})"
+
+
+#: Lines a digest shows; Slack's section text holds at most 3,000 characters.
+DIGEST_LINES = 20
+
+
+def digest_message(
+    count: int, texts: list[str], language: str = "en"
+) -> tuple[str, list[dict[str, Any]]]:
+    """One message for many alerts of one check (more than `digest_over`)."""
+    w = WORDS[language]
+    title = w["digest"].format(n=count)
+    lines = [f"• {t[:140]}" for t in texts[:DIGEST_LINES]]
+    if count > DIGEST_LINES:
+        lines.append(w["more"].format(n=count - DIGEST_LINES))
+    body = "\n".join(lines)
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+    ]
+    return title, blocks

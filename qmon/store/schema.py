@@ -109,7 +109,7 @@ class AlertRow(SQLModel, table=True):
     route: str  # the Slack channel (name or id) it goes to
     text: str = Field(sa_column=Column(Text, nullable=False))
     blocks: str = Field(sa_column=Column(Text, nullable=False))  # JSON
-    status: str = "pending"  # pending | sent
+    status: str = "pending"  # pending | sent | superseded (at risk, then broken before sent)
     attempts: int = 0
     next_try_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_error: str | None = None
