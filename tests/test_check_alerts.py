@@ -202,3 +202,36 @@ def test_many_alerts_at_once_go_as_one_digest(tmp_path, database_url, slack):
     result = check(path, slack, 1.5)  # kept late: a digest is not rewritten for one alert
     assert result.exit_code == 0 and "0 waiting" in result.stdout
     assert len(slack.messages("kwaliteit")) == 1 and not digest.updates
+
+
+# --- qmon status -----------------------------------------------------------------------------
+
+
+def test_status_shows_checks_the_outbox_and_promises_without_data(tmp_path, database_url, slack):
+    import json
+
+    path = setup(tmp_path, database_url, slack)
+    text = path.read_text().replace(
+        "notify:",
+        "  - id: callback-90m\n    phase: pre-sales\n    start: call.requested\n"
+        "    stop: call.logged\n    within: 90m\nnotify:",
+    )
+    path.write_text(text)
+    env = {"SLACK_BOT_TOKEN": slack.token}
+    result = qmon("--config", path, "status", "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    before = json.loads(result.stdout)
+    assert before["last_check"] is None and before["outbox"]["waiting"] == 0
+    assert before["not_evaluated"] == ["callback-90m"]
+
+    slack.go_down()
+    check(path, slack)
+    result = qmon("--config", path, "status", "--format", "json", env=env)
+    after = json.loads(result.stdout)
+    assert after["last_check"] == "2026-11-20T12:00:00Z"
+    assert after["outbox"]["waiting"] == 2
+    assert after["outbox"]["last_error"].startswith("Slack chat.postMessage failed")
+    result = qmon("--config", path, "status", env=env)
+    assert "alerts waiting: 2" in result.stdout
+    assert "promises not evaluated (no data): callback-90m" in result.stdout
+    assert slack.token not in result.output

@@ -82,6 +82,8 @@ def run_check(
     language = config.extra.get("language") or "en"
     if dry_run or slack is None:  # nowhere to send: list, record nothing
         report.found = [a for a in alerts if not _known(store, a)]
+        if not dry_run:
+            store.mark("check", as_of_us)
         return report
     with store.engine.begin() as conn:
         for alert in alerts:
@@ -138,6 +140,7 @@ def run_check(
                 stale,
             )
     _deliver(store, slack, as_of_us, report, language)
+    store.mark("check", as_of_us)
     with store.engine.connect() as conn:
         report.pending = conn.execute(
             text("SELECT count(*) FROM alerts WHERE status = 'pending' OR update_pending")

@@ -12,7 +12,15 @@ from pathlib import Path
 import typer
 
 from qmon import __version__
-from qmon.cli import audit_cmd, check_cmd, demo_cmd, import_cmd, promises_cmd, sync_cmd
+from qmon.cli import (
+    audit_cmd,
+    check_cmd,
+    demo_cmd,
+    import_cmd,
+    promises_cmd,
+    status_cmd,
+    sync_cmd,
+)
 from qmon.cli.common import DEFAULT_CONFIG, AppState
 
 app = typer.Typer(
@@ -61,6 +69,7 @@ app.command("explain")(audit_cmd.explain)
 app.command("demo")(demo_cmd.demo)
 app.command("sync")(sync_cmd.sync)
 app.command("check")(check_cmd.check)
+app.command("status")(status_cmd.status)
 app.add_typer(promises_cmd.app, name="promises")
 app.add_typer(sync_cmd.app, name="sources")
 

@@ -119,5 +119,14 @@ class AlertRow(SQLModel, table=True):
     update_pending: bool = False
 
 
+class AgentMark(SQLModel, table=True):
+    """When something last completed (`check`, later `weekly_report`), for `qmon status`."""
+
+    __tablename__ = "agent_marks"
+
+    name: str = Field(primary_key=True)
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: Every table of the store, created on first use.
-TABLES = (EventRow, SyncCursor, AlertRow)
+TABLES = (EventRow, SyncCursor, AlertRow, AgentMark)

@@ -274,6 +274,21 @@ class Store:
             SyncCursor(source=r[0], stream=r[1], position_us=r[2], synced_us=r[3]) for r in rows
         ]
 
+    def mark(self, name: str, at_us: int) -> None:
+        """Record that `name` (e.g. `check`) completed at `at_us`."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
+                    " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
+                ),
+                {"n": name, "t": at_us},
+            )
+
+    def marks(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(text("SELECT name, at_us FROM agent_marks")).all())
+
     def record_events(self, source: str) -> dict[str, list[str]]:
         """Event ids per CRM record of a source (for checks and tests)."""
         with self.engine.connect() as conn:

@@ -1,0 +1,48 @@
+"""`qmon status`: syncs, checks, the alert outbox and promises that cannot be evaluated."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from qmon.cli.common import bad_argument, config_of, console, handle_errors, open_store
+from qmon.reports.status import collect
+from qmon.timeutil import now_us
+
+
+@handle_errors
+def status(
+    ctx: typer.Context,
+    output: str = typer.Option("table", "--format", help="`table` or `json` (stable)."),
+) -> None:
+    """Show when each source last synced completely, when the last check ran, how many alerts
+    wait in the outbox (and why), and which promises have no data to be evaluated.
+
+    Example: qmon status --format json
+    """
+    if output not in ("table", "json"):
+        raise bad_argument("--format", f"unknown format {output!r}; use table or json")
+    config = config_of(ctx)
+    store = open_store(config)
+    try:
+        found = collect(config, store, now_us())
+    finally:
+        store.close()
+    data = found.as_json()
+    if output == "json":
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for source in data["sources"]:
+        console.print(f"source {source['name']}: last sync {source['last_sync'] or 'never'}",
+                      highlight=False)  # fmt: skip
+    console.print(f"last check: {data['last_check'] or 'never'}", highlight=False)
+    outbox = data["outbox"]
+    waiting = f"alerts waiting: {outbox['waiting']}"
+    if outbox["waiting"]:
+        waiting += f" (oldest {outbox['oldest']})"
+    if outbox["last_error"]:
+        waiting += f"; last error: {outbox['last_error']}"
+    console.print(waiting, highlight=False, markup=False)
+    missing = ", ".join(data["not_evaluated"]) or "none"
+    console.print(f"promises not evaluated (no data): {missing}", highlight=False)

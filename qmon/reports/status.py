@@ -1,0 +1,75 @@
+"""`qmon status`: is qmon's picture of the journey current, and is anything stuck?
+
+For each source, when all its streams last completed a sync; when the last check ran; what
+waits in the alert outbox (and why, if deliveries fail); and which promises cannot be
+evaluated at all (no kept or broken instance in the store: missing data is never "kept").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+
+from qmon.config import QmonConfig
+from qmon.reports.audit import AuditQuery, run_audit
+from qmon.store import Store
+from qmon.timeutil import from_us
+
+
+@dataclass
+class Status:
+    as_of_us: int
+    sources: dict[str, int | None] = field(default_factory=dict)  # last complete sync
+    last_check_us: int | None = None
+    alerts_waiting: int = 0
+    oldest_waiting_us: int | None = None
+    last_delivery_error: str | None = None
+    not_evaluated: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The stable JSON of `qmon status --format json` (instants in UTC with `Z`)."""
+        return {
+            "as_of": _iso(self.as_of_us),
+            "sources": [{"name": name, "last_sync": _iso(at)} for name, at in self.sources.items()],
+            "last_check": _iso(self.last_check_us),
+            "outbox": {
+                "waiting": self.alerts_waiting,
+                "oldest": _iso(self.oldest_waiting_us),
+                "last_error": self.last_delivery_error,
+            },
+            "not_evaluated": self.not_evaluated,
+        }
+
+
+def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
+    status = Status(as_of_us)
+    synced: dict[str, list[int | None]] = {}
+    for cursor in store.sync_state():
+        synced.setdefault(cursor.source, []).append(cursor.synced_us)
+    for name in config.sources:
+        times = synced.get(name) or [None]
+        status.sources[name] = None if None in times else min(t for t in times if t is not None)
+    status.last_check_us = store.marks().get("check")
+    with store.engine.connect() as conn:
+        waiting, oldest = conn.execute(
+            text(
+                "SELECT count(*), min(detected_us) FROM alerts"
+                " WHERE status = 'pending' OR update_pending"
+            )
+        ).one()
+        status.alerts_waiting, status.oldest_waiting_us = waiting, oldest
+        status.last_delivery_error = conn.execute(
+            text(
+                "SELECT last_error FROM alerts WHERE status = 'pending' AND attempts > 0"
+                " ORDER BY next_try_us DESC LIMIT 1"
+            )
+        ).scalar_one_or_none()
+    result = run_audit(config, store, AuditQuery(as_of_us=as_of_us))
+    status.not_evaluated = [p.id for p, tally in result.promises if tally.compliance is None]
+    return status
+
+
+def _iso(us: int | None) -> str | None:
+    return None if us is None else from_us(us).isoformat().replace("+00:00", "Z")
