@@ -235,3 +235,40 @@ def test_status_shows_checks_the_outbox_and_promises_without_data(tmp_path, data
     assert "alerts waiting: 2" in result.stdout
     assert "promises not evaluated (no data): callback-90m" in result.stdout
     assert slack.token not in result.output
+
+
+# --- qmon actions ----------------------------------------------------------------------------
+
+
+def test_actions_are_logged_and_show_their_effect(tmp_path, database_url, slack):
+    import json
+
+    path = setup(tmp_path, database_url, slack)
+    env = {"SLACK_BOT_TOKEN": slack.token}
+    store = Store.open(database_url)
+    # Before 2026-11-10 quotes were late; after it, on time.
+    store.ingest(
+        [ev(f"B-{n}", -24 * (15 - n)) for n in range(4)]
+        + [ev(f"A-{n}", -24 * (8 - n)) for n in range(3)]
+        + [ev(f"A-{n}", -24 * (8 - n) + 2, "quote.sent") for n in range(3)]
+    )
+    store.close()
+    result = qmon("--config", path, "actions", "add", "quote-24h", "Quote template in the CRM",
+                  "--kind", "corrective", "--date", "2026-11-10", env=env)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "action 1 logged: corrective on quote-24h from 2026-11-10" in result.stdout
+    result = qmon("--config", path, "actions", "add", "quote-42h", "x", "--kind", "recovery",
+                  env=env)  # fmt: skip
+    assert result.exit_code == 2 and "unknown promise 'quote-42h'" in result.stderr
+    result = qmon("--config", path, "actions", "add", "quote-24h", "x", "--kind", "corective",
+                  env=env)  # fmt: skip
+    assert result.exit_code == 2 and "did you mean 'corrective'" in result.stderr
+
+    result = qmon("--config", path, "actions", "list", "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    [action] = json.loads(result.stdout)
+    # Evaluated as of now (after 2026-11-21): before, B-0..3 broken; after, A-0..2 kept and
+    # D-1..4 (from setup) broken: 3 of 7.
+    assert (action["compliance_before"], action["compliance_after"]) == (0.0, 0.428571)
+    result = qmon("--config", path, "actions", "list", env=env)
+    assert "Quote template in the CRM" in result.stdout and "42.9%" in result.stdout

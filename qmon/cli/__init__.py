@@ -13,6 +13,7 @@ import typer
 
 from qmon import __version__
 from qmon.cli import (
+    actions_cmd,
     audit_cmd,
     check_cmd,
     demo_cmd,
@@ -72,6 +73,7 @@ app.command("check")(check_cmd.check)
 app.command("status")(status_cmd.status)
 app.add_typer(promises_cmd.app, name="promises")
 app.add_typer(sync_cmd.app, name="sources")
+app.add_typer(actions_cmd.app, name="actions")
 
 
 def main() -> None:

@@ -128,5 +128,22 @@ class AgentMark(SQLModel, table=True):
     at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class ActionRow(SQLModel, table=True):
+    """The Quality Manager's log of improvement actions on a promise.
+
+    A `recovery` action repairs one customer's case; a `corrective` action removes a cause, and
+    its effect shows as compliance in the weeks before against the weeks after `day`.
+    """
+
+    __tablename__ = "actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    promise_id: str
+    kind: str  # corrective | recovery
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    day: str  # ISO date, in the config's time zone
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: Every table of the store, created on first use.
-TABLES = (EventRow, SyncCursor, AlertRow, AgentMark)
+TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow)

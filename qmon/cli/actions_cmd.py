@@ -1,0 +1,97 @@
+"""`qmon actions add|list`: the Quality Manager's log of improvement actions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import typer
+from rich.table import Table
+
+from qmon.cli.common import bad_argument, config_of, console, handle_errors, open_store
+from qmon.config.spec import did_you_mean
+from qmon.reports.actions import EFFECT_WEEKS, KINDS, add, list_actions
+from qmon.timeutil import now_us
+
+app = typer.Typer(help="Log improvement actions and see their effect.", no_args_is_help=True)
+
+
+@app.command("add")
+@handle_errors
+def add_action(
+    ctx: typer.Context,
+    promise_id: str = typer.Argument(..., help="The promise the action is about."),
+    description: str = typer.Argument(..., help="What was done, in a sentence."),
+    kind: str = typer.Option(
+        ..., "--kind", help="`corrective` (removes a cause) or `recovery` (repairs one case)."
+    ),
+    day: str | None = typer.Option(
+        None, "--date", help="The day it took effect (YYYY-MM-DD; default today)."
+    ),
+) -> None:
+    """Log an action. Example: qmon actions add quote-24h "Quote template in the CRM" --kind
+    corrective --date 2026-11-02"""
+    config = config_of(ctx)
+    if config.promise(promise_id) is None:
+        ids = [p.id for p in config.promises]
+        raise bad_argument(
+            "PROMISE_ID", f"unknown promise '{promise_id}'{did_you_mean(promise_id, ids)}"
+        )
+    if kind not in KINDS:
+        raise bad_argument(
+            "--kind",
+            f"unknown kind '{kind}'{did_you_mean(kind, KINDS)}; use corrective or recovery",
+        )
+    now = now_us()
+    if day is None:
+        when = datetime.now(config.timezone).date()
+    else:
+        try:
+            when = date.fromisoformat(day)
+        except ValueError:
+            raise bad_argument("--date", f"not a date (YYYY-MM-DD): {day!r}") from None
+    store = open_store(config)
+    try:
+        number = add(store, promise_id, kind, description, when, now)
+    finally:
+        store.close()
+    console.print(f"action {number} logged: {kind} on {promise_id} from {when}", highlight=False)
+
+
+@app.command("list")
+@handle_errors
+def list_command(
+    ctx: typer.Context,
+    output: str = typer.Option("table", "--format", help="`table` or `json`."),
+) -> None:
+    """List actions, with each corrective action's effect: compliance of its promise in the
+    weeks before against the weeks after it."""
+    if output not in ("table", "json"):
+        raise bad_argument("--format", f"unknown format {output!r}; use table or json")
+    config = config_of(ctx)
+    store = open_store(config)
+    try:
+        actions = list_actions(config, store, now_us())
+    finally:
+        store.close()
+    if output == "json":
+        rows = [{"id": a.id, "promise": a.promise_id, "kind": a.kind, "description": a.description,
+                 "date": a.day.isoformat(), "compliance_before": _round(a.before),
+                 "compliance_after": _round(a.after)} for a in actions]  # fmt: skip
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"actions (effect: {EFFECT_WEEKS} weeks before → after)")
+    for column in ("id", "date", "promise", "kind", "description", "before", "after"):
+        table.add_column(column)
+    for a in actions:
+        table.add_row(str(a.id), a.day.isoformat(), a.promise_id, a.kind, a.description,
+                      _percent(a.before), _percent(a.after))  # fmt: skip
+    console.print(table)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
