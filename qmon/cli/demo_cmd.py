@@ -63,6 +63,7 @@ def demo(
         f"  qmon --config {cfg} audit --by owner --format json\n"
         f"  qmon --config {cfg} audit --instances --format csv > instances.csv\n"
         f"{why}"
+        f"  qmon --config {cfg} check --dry-run      # what would be alerted in Slack now\n"
         f"Edit {cfg} and run the audit again, or import your own CRM export with "
         f"`qmon --config {cfg} import export.csv`."
     )
