@@ -272,3 +272,33 @@ def test_actions_are_logged_and_show_their_effect(tmp_path, database_url, slack)
     assert (action["compliance_before"], action["compliance_after"]) == (0.0, 0.428571)
     result = qmon("--config", path, "actions", "list", env=env)
     assert "Quote template in the CRM" in result.stdout and "42.9%" in result.stdout
+
+
+def test_a_source_that_stops_syncing_is_alerted_once_and_once_more_when_back(
+    tmp_path, database_url, slack
+):
+    path = setup(tmp_path, database_url, slack)
+    path.write_text(
+        path.read_text()
+        + "sources:\n  hubspot:\n    access_token: pat-x\n    base_url: http://127.0.0.1:9\n"
+        + "schedule: {sync: 15m}\n"
+    )
+    result = check(path, slack)
+    assert "new alert: source hubspot stale" in result.stdout
+    assert any("Bron hubspot is nog nooit volledig" in t for t in slack.texts("kwaliteit"))
+    check(path, slack, 0.1)
+    count = len(slack.texts("kwaliteit"))
+
+    store = Store.open(database_url)
+    for stream in ("deals", "tickets"):
+        store.mark_synced("hubspot", stream, at(0.2))
+    store.close()
+    result = check(path, slack, 0.25)
+    assert "new alert: source hubspot recovered" in result.stdout
+    assert slack.texts("kwaliteit")[-1] == ":white_check_mark: Bron hubspot synchroniseert weer"
+    check(path, slack, 0.3)
+    assert len(slack.texts("kwaliteit")) == count + 1
+
+    result = check(path, slack, 1.2)  # 60 minutes without a sync: more than 3 x 15m
+    assert "new alert: source hubspot stale" in result.stdout
+    assert "niet meer gesynchroniseerd sinds 2026-11-20 13:12" in slack.texts("kwaliteit")[-1]

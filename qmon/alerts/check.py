@@ -27,6 +27,7 @@ from sqlalchemy import text
 
 from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
+from qmon.alerts.sources import source_alerts
 from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
 from qmon.promises.engine import Instance
@@ -58,6 +59,7 @@ class Alert:
 @dataclass
 class CheckReport:
     found: list[Alert] = field(default_factory=list)  # alerts the ledger did not have yet
+    sources: list[str] = field(default_factory=list)  # new source alerts: "hubspot stale"
     delivered: int = 0
     updated: int = 0
     failed: list[str] = field(default_factory=list)  # why deliveries failed this run
@@ -119,6 +121,25 @@ def run_check(
                     ),
                     {**alert.key, "text": late.text, "blocks": json.dumps(late.blocks)},
                 )
+        for source in source_alerts(config, store, conn, as_of_us, language):
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": source.text}}]
+            inserted = conn.execute(
+                text(
+                    "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
+                    " detected_us, route, text, blocks, status, attempts, next_try_us,"
+                    " update_pending) VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks,"
+                    " 'pending', 0, :now, false) ON CONFLICT DO NOTHING"
+                ),
+                {
+                    **source.key,
+                    "now": as_of_us,
+                    "route": slack.channel,
+                    "text": source.text,
+                    "blocks": json.dumps(blocks),
+                },  # fmt: skip
+            ).rowcount
+            if inserted:
+                report.sources.append(f"{source.source} {source.kind}")
         # An at-risk alert still waiting (quiet hours, an outage) whose instance is no longer
         # open and at risk (it broke, or was kept) is old news: not sent.
         at_risk_now = {tuple(a.key.values()) for a in alerts if a.kind == "at_risk"}

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from qmon.alerts.sources import last_complete_syncs
 from qmon.config import QmonConfig
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
@@ -45,12 +46,7 @@ class Status:
 
 def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
     status = Status(as_of_us)
-    synced: dict[str, list[int | None]] = {}
-    for cursor in store.sync_state():
-        synced.setdefault(cursor.source, []).append(cursor.synced_us)
-    for name in config.sources:
-        times = synced.get(name) or [None]
-        status.sources[name] = None if None in times else min(t for t in times if t is not None)
+    status.sources = last_complete_syncs(config, store)
     status.last_check_us = store.marks().get("check")
     with store.engine.connect() as conn:
         waiting, oldest = conn.execute(

@@ -1,0 +1,89 @@
+"""Alerts about the data itself: a CRM source that stopped syncing, and its recovery.
+
+A promise measured on stale data looks kept while work piles up unseen, so a source whose
+last complete sync (every stream of it) is older than three sync intervals is alerted once,
+and once more when it syncs again. Each staleness episode is keyed by the last good sync it
+started from, so a source that fails again later is alerted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from qmon.config import QmonConfig
+from qmon.store import Store
+
+DEFAULT_SYNC_INTERVAL_US = 15 * 60_000_000
+STALE_AFTER_INTERVALS = 3
+
+WORDS = {
+    "en": {
+        "stale": ":warning: Source {name} has not synced since {since}; promises fed by it "
+        "are not evaluated on current data",
+        "never": ":warning: Source {name} has never synced completely; run `qmon sync`",
+        "recovered": ":white_check_mark: Source {name} syncs again",
+    },
+    "nl": {
+        "stale": ":warning: Bron {name} is niet meer gesynchroniseerd sinds {since}; beloftes "
+        "die ervan afhangen worden niet op actuele gegevens beoordeeld",
+        "never": ":warning: Bron {name} is nog nooit volledig gesynchroniseerd; draai `qmon sync`",
+        "recovered": ":white_check_mark: Bron {name} synchroniseert weer",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SourceAlert:
+    source: str
+    kind: str  # stale | recovered
+    since_us: int  # the last complete sync the episode started from (0: never)
+    text: str
+
+    @property
+    def key(self) -> dict[str, object]:
+        return {"p": f"source:{self.source}", "t": "source", "i": self.source,
+                "s": self.since_us, "k": self.kind}  # fmt: skip
+
+
+def last_complete_syncs(config: QmonConfig, store: Store) -> dict[str, int | None]:
+    """For each configured source, when all its streams last completed (None: never)."""
+    synced: dict[str, list[int | None]] = {}
+    for cursor in store.sync_state():
+        synced.setdefault(cursor.source, []).append(cursor.synced_us)
+    found: dict[str, int | None] = {}
+    for name in config.sources:
+        times = synced.get(name) or [None]
+        found[name] = None if None in times else min(t for t in times if t is not None)
+    return found
+
+
+def source_alerts(
+    config: QmonConfig, store: Store, conn: Connection, as_of_us: int, language: str
+) -> Iterator[SourceAlert]:
+    """Stale sources, and sources that recovered from an alerted staleness."""
+    schedule = config.extra.get("schedule")
+    interval = schedule.sync if schedule is not None else DEFAULT_SYNC_INTERVAL_US
+    words = WORDS[language]
+    for name, last in last_complete_syncs(config, store).items():
+        if last is None or as_of_us - last > STALE_AFTER_INTERVALS * interval:
+            since = datetime.fromtimestamp((last or 0) / 1e6, tz=config.timezone)
+            template = words["never"] if last is None else words["stale"]
+            text_ = template.format(name=name, since=since.strftime("%Y-%m-%d %H:%M"))
+            yield SourceAlert(name, "stale", last or 0, text_)
+            continue
+        episodes = conn.execute(
+            text(
+                "SELECT started_us FROM alerts AS s WHERE s.subject_type = 'source'"
+                " AND s.subject_id = :n AND s.kind = 'stale' AND NOT EXISTS (SELECT 1 FROM"
+                " alerts AS r WHERE r.subject_type = 'source' AND r.subject_id = :n"
+                " AND r.kind = 'recovered' AND r.started_us = s.started_us)"
+            ),
+            {"n": name},
+        ).scalars()
+        for since_us in episodes:
+            yield SourceAlert(name, "recovered", since_us, words["recovered"].format(name=name))
