@@ -6,6 +6,7 @@ that is later kept has its message updated in place, routes pick the channel.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def slack():
         yield fake
 
 
-def setup(tmp_path: Path, database_url: str, slack: FakeSlack, routes: str = "") -> Path:
+def setup(tmp_path: Path, database_url: str, slack: FakeSlack | None, routes: str = "") -> Path:
     path = tmp_path / "qmon.yaml"
     path.write_text(
         f"""version: 1
@@ -58,7 +59,7 @@ notify:
   slack:
     token: ${{SLACK_BOT_TOKEN}}
     channel: "#kwaliteit"
-    base_url: {slack.base_url}
+    base_url: {slack.base_url if slack else "http://127.0.0.1:9/api/"}
 {routes}"""
     )
     store = Store.open(database_url)
@@ -208,8 +209,6 @@ def test_many_alerts_at_once_go_as_one_digest(tmp_path, database_url, slack):
 
 
 def test_status_shows_checks_the_outbox_and_promises_without_data(tmp_path, database_url, slack):
-    import json
-
     path = setup(tmp_path, database_url, slack)
     text = path.read_text().replace(
         "notify:",
@@ -241,8 +240,6 @@ def test_status_shows_checks_the_outbox_and_promises_without_data(tmp_path, data
 
 
 def test_actions_are_logged_and_show_their_effect(tmp_path, database_url, slack):
-    import json
-
     path = setup(tmp_path, database_url, slack)
     env = {"SLACK_BOT_TOKEN": slack.token}
     store = Store.open(database_url)
@@ -302,3 +299,32 @@ def test_a_source_that_stops_syncing_is_alerted_once_and_once_more_when_back(
     result = check(path, slack, 1.2)  # 60 minutes without a sync: more than 3 x 15m
     assert "new alert: source hubspot stale" in result.stdout
     assert "niet meer gesynchroniseerd sinds 2026-11-20 13:12" in slack.texts("kwaliteit")[-1]
+
+
+# --- the generic JSON webhook, with pytest-httpx ------------------------------------------------
+
+HOOK = "https://outlook.example/webhookb2/secret-key-123"
+
+
+def test_alerts_go_to_the_webhook_once_and_again_after_a_failure(tmp_path, httpx_mock):
+    path = setup(tmp_path, f"sqlite:///{tmp_path / 'q.db'}", None)
+    text = path.read_text()
+    path.write_text(text[: text.index("notify:")] + f"notify:\n  webhook: {{url: {HOOK}}}\n")
+    httpx_mock.add_response(url=HOOK, method="POST", status_code=500)
+    httpx_mock.add_response(url=HOOK, method="POST", status_code=500)
+    result = qmon("--config", path, "check", "--as-of", iso(0))
+    assert result.exit_code == 3 and "webhook failed: HTTP 500" in result.stderr
+    assert HOOK not in result.output and "secret-key" not in result.output
+
+    httpx_mock.add_response(url=HOOK, method="POST", status_code=200)
+    httpx_mock.add_response(url=HOOK, method="POST", status_code=200)
+    result = qmon("--config", path, "check", "--as-of", iso(0.05))
+    assert result.exit_code == 0, result.output
+    assert "2 to the webhook" in result.stdout
+    posted = [request for request in httpx_mock.get_requests() if request.url == HOOK]
+    assert len(posted) == 4
+    last = json.loads(posted[-2].content)
+    assert last["kind"] == "breached" and last["subject_id"] == "D-1"
+    assert last["text"].startswith("Belofte gebroken: Offerte binnen 24 uur")
+    result = qmon("--config", path, "check", "--as-of", iso(0.1))
+    assert "0 waiting" in result.stdout  # nothing posted twice (pytest-httpx would fail)

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
 from qmon.alerts.sources import source_alerts
+from qmon.alerts.webhook import post_json
 from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
 from qmon.promises.engine import Instance
@@ -60,6 +61,7 @@ class Alert:
 class CheckReport:
     found: list[Alert] = field(default_factory=list)  # alerts the ledger did not have yet
     sources: list[str] = field(default_factory=list)  # new source alerts: "hubspot stale"
+    webhooks: int = 0  # alerts posted to the webhook
     delivered: int = 0
     updated: int = 0
     failed: list[str] = field(default_factory=list)  # why deliveries failed this run
@@ -80,13 +82,16 @@ def run_check(
         if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
     ]
     report = CheckReport()
-    slack: SlackSpec | None = getattr(config.extra.get("notify"), "slack", None)
+    notify = config.extra.get("notify")
+    slack: SlackSpec | None = getattr(notify, "slack", None)
+    webhook = getattr(notify, "webhook", None)
     language = config.extra.get("language") or "en"
-    if dry_run or slack is None:  # nowhere to send: list, record nothing
+    if dry_run or (slack is None and webhook is None):  # nowhere to send: list, record nothing
         report.found = [a for a in alerts if not _known(store, a)]
         if not dry_run:
             store.mark("check", as_of_us)
         return report
+    channels = {"status": "pending" if slack else "none", "hook": webhook is not None}
     with store.engine.begin() as conn:
         for alert in alerts:
             link = _link(conn, alert.instance)
@@ -96,17 +101,19 @@ def run_check(
                 text(
                     "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
                     " detected_us, route, text, blocks, status, attempts, next_try_us,"
-                    " update_pending) VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks,"
-                    " 'pending', 0, :due, false) ON CONFLICT DO NOTHING"
+                    " update_pending, webhook_pending, webhook_attempts, webhook_next_try_us)"
+                    " VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks, :status, 0, :due,"
+                    " false, :hook, 0, :due) ON CONFLICT DO NOTHING"
                 ),
                 {
                     **alert.key,
                     "now": as_of_us,
                     "route": _route(slack, alert),
                     "due": _not_before(config, slack, alert, as_of_us),
+                    **channels,
                     "text": message.text,
                     "blocks": json.dumps(message.blocks),
-                },  # fmt: skip
+                },
             ).rowcount
             if inserted:
                 report.found.append(alert)
@@ -115,11 +122,19 @@ def run_check(
                               config.timezone, language)  # fmt: skip
                 conn.execute(
                     text(
-                        "UPDATE alerts SET update_pending = true, text = :text, blocks = :blocks"
+                        "UPDATE alerts SET update_pending = (slack_ts IS NOT NULL),"
+                        " webhook_pending = :hook, webhook_next_try_us = :now,"
+                        " text = :text, blocks = :blocks"
                         " WHERE promise_id = :p AND subject_type = :t AND subject_id = :i"
                         " AND started_us = :s AND kind = :k AND text <> :text"
                     ),
-                    {**alert.key, "text": late.text, "blocks": json.dumps(late.blocks)},
+                    {
+                        **alert.key,
+                        "text": late.text,
+                        "blocks": json.dumps(late.blocks),
+                        "hook": webhook is not None,
+                        "now": as_of_us,
+                    },  # fmt: skip
                 )
         for source in source_alerts(config, store, conn, as_of_us, language):
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": source.text}}]
@@ -127,16 +142,18 @@ def run_check(
                 text(
                     "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
                     " detected_us, route, text, blocks, status, attempts, next_try_us,"
-                    " update_pending) VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks,"
-                    " 'pending', 0, :now, false) ON CONFLICT DO NOTHING"
+                    " update_pending, webhook_pending, webhook_attempts, webhook_next_try_us)"
+                    " VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks, :status, 0, :now,"
+                    " false, :hook, 0, :now) ON CONFLICT DO NOTHING"
                 ),
                 {
                     **source.key,
                     "now": as_of_us,
-                    "route": slack.channel,
+                    "route": slack.channel if slack else "",
                     "text": source.text,
                     "blocks": json.dumps(blocks),
-                },  # fmt: skip
+                    **channels,
+                },
             ).rowcount
             if inserted:
                 report.sources.append(f"{source.source} {source.kind}")
@@ -160,11 +177,17 @@ def run_check(
                 ),
                 stale,
             )
-    _deliver(store, slack, as_of_us, report, language)
+    if slack is not None:
+        _deliver(store, slack, as_of_us, report, language)
+    if webhook is not None:
+        _deliver_webhook(store, webhook.url.get_secret_value(), as_of_us, report)
     store.mark("check", as_of_us)
     with store.engine.connect() as conn:
         report.pending = conn.execute(
-            text("SELECT count(*) FROM alerts WHERE status = 'pending' OR update_pending")
+            text(
+                "SELECT count(*) FROM alerts"
+                " WHERE status = 'pending' OR update_pending OR webhook_pending"
+            )
         ).scalar_one()
     return report
 
@@ -219,6 +242,32 @@ def _deliver(
             report.delivered += len(batch)
 
 
+def _deliver_webhook(store: Store, url: str, now_us: int, report: CheckReport) -> None:
+    """Each due alert as one JSON POST; failures back off like Slack's."""
+    with store.engine.connect() as conn:
+        due = conn.execute(
+            text(
+                "SELECT promise_id, subject_type, subject_id, started_us, kind, text,"
+                " webhook_attempts FROM alerts WHERE webhook_pending"
+                " AND webhook_next_try_us <= :now ORDER BY detected_us, promise_id, subject_id"
+            ),
+            {"now": now_us},
+        ).all()
+    for row in due:
+        payload = {"text": row.text, "kind": row.kind, "promise": row.promise_id,
+                   "subject_type": row.subject_type, "subject_id": row.subject_id}  # fmt: skip
+        try:
+            post_json(url, payload)
+        except DeliveryError as exc:
+            report.failed.append(str(exc))
+            wait = min(LAST_RETRY_US, FIRST_RETRY_US * 2**row.webhook_attempts)
+            _settle(store, [row], "webhook_attempts = webhook_attempts + 1,"
+                    " webhook_next_try_us = :next", {"next": now_us + wait})  # fmt: skip
+            continue
+        _settle(store, [row], "webhook_pending = false", {})
+        report.webhooks += 1
+
+
 def _postpone(
     store: Store, rows: list[Any], error: DeliveryError, now_us: int, report: CheckReport
 ) -> None:
@@ -250,10 +299,10 @@ def _settle(store: Store, rows: list[Any], assignments: str, params: dict[str, A
         )
 
 
-def _not_before(config: QmonConfig, slack: SlackSpec, alert: Alert, now_us: int) -> int:
+def _not_before(config: QmonConfig, slack: SlackSpec | None, alert: Alert, now_us: int) -> int:
     """When an alert may go: now, or for an at-risk alert in quiet hours, at the next opening
     of the `quiet_hours` calendar (a breach always goes at once)."""
-    if alert.kind != "at_risk" or slack.quiet_hours is None:
+    if alert.kind != "at_risk" or slack is None or slack.quiet_hours is None:
         return now_us
     calendar = config.calendars[slack.quiet_hours]
     return calendar.advance(now_us, 1) - 1  # the first open microsecond from now on

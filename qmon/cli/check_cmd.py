@@ -57,7 +57,8 @@ def check(
     if not dry_run:
         console.print(
             f"{len(report.found)} new alert(s); {report.delivered} sent, {report.updated} "
-            f"updated; {report.pending} waiting",
+            f"updated; {report.pending} waiting"
+            + (f"; {report.webhooks} to the webhook" if report.webhooks else ""),
             highlight=False,
         )
     for reason in dict.fromkeys(report.failed):

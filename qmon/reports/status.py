@@ -52,7 +52,7 @@ def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
         waiting, oldest = conn.execute(
             text(
                 "SELECT count(*), min(detected_us) FROM alerts"
-                " WHERE status = 'pending' OR update_pending"
+                " WHERE status = 'pending' OR update_pending OR webhook_pending"
             )
         ).one()
         status.alerts_waiting, status.oldest_waiting_us = waiting, oldest

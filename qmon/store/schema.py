@@ -109,7 +109,7 @@ class AlertRow(SQLModel, table=True):
     route: str  # the Slack channel (name or id) it goes to
     text: str = Field(sa_column=Column(Text, nullable=False))
     blocks: str = Field(sa_column=Column(Text, nullable=False))  # JSON
-    status: str = "pending"  # pending | sent | superseded (at risk, then broken before sent)
+    status: str = "pending"  # Slack: pending | sent | superseded | none (no Slack configured)
     attempts: int = 0
     next_try_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_error: str | None = None
@@ -117,6 +117,10 @@ class AlertRow(SQLModel, table=True):
     slack_channel: str | None = None
     slack_ts: str | None = None
     update_pending: bool = False
+    # The generic JSON webhook, when configured, has its own delivery state.
+    webhook_pending: bool = False
+    webhook_attempts: int = 0
+    webhook_next_try_us: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class AgentMark(SQLModel, table=True):
