@@ -281,7 +281,7 @@ def test_a_source_that_stops_syncing_is_alerted_once_and_once_more_when_back(
         + "schedule: {sync: 15m}\n"
     )
     result = check(path, slack)
-    assert "new alert: source hubspot stale" in result.stdout
+    assert "new alert: hubspot stale" in result.stdout
     assert any("Bron hubspot is nog nooit volledig" in t for t in slack.texts("kwaliteit"))
     check(path, slack, 0.1)
     count = len(slack.texts("kwaliteit"))
@@ -291,13 +291,13 @@ def test_a_source_that_stops_syncing_is_alerted_once_and_once_more_when_back(
         store.mark_synced("hubspot", stream, at(0.2))
     store.close()
     result = check(path, slack, 0.25)
-    assert "new alert: source hubspot recovered" in result.stdout
+    assert "new alert: hubspot recovered" in result.stdout
     assert slack.texts("kwaliteit")[-1] == ":white_check_mark: Bron hubspot synchroniseert weer"
     check(path, slack, 0.3)
     assert len(slack.texts("kwaliteit")) == count + 1
 
     result = check(path, slack, 1.2)  # 60 minutes without a sync: more than 3 x 15m
-    assert "new alert: source hubspot stale" in result.stdout
+    assert "new alert: hubspot stale" in result.stdout
     assert "niet meer gesynchroniseerd sinds 2026-11-20 13:12" in slack.texts("kwaliteit")[-1]
 
 
@@ -328,3 +328,31 @@ def test_alerts_go_to_the_webhook_once_and_again_after_a_failure(tmp_path, httpx
     assert last["text"].startswith("Belofte gebroken: Offerte binnen 24 uur")
     result = qmon("--config", path, "check", "--as-of", iso(0.1))
     assert "0 waiting" in result.stdout  # nothing posted twice (pytest-httpx would fail)
+
+
+# --- error-budget burn ------------------------------------------------------------------------
+
+
+def test_a_promise_burning_its_error_budget_is_alerted_once_a_day(tmp_path, slack):
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    path = setup(tmp_path, url, slack, "    digest_over: 50\n")
+    path.write_text(path.read_text().replace("    warn_at: 50%\n", "    warn_at: 50%\n"
+                                             "    objective: 90%\n"))  # fmt: skip
+    result = check(path, slack, 0)  # one breach in the last day: too little to say anything
+    assert "burn" not in result.stdout
+
+    store = Store.open(url)
+    # Ten quotes whose 24 hours ran out in the last 1.5 hours, never sent; five kept.
+    store.ingest(
+        [ev(f"R-{n}", -25.5 + 0.15 * n) for n in range(10)]
+        + [ev(f"K-{n}", -5 - n) for n in range(5)]
+        + [ev(f"K-{n}", -4.5 - n, "quote.sent") for n in range(5)]
+    )
+    store.close()
+    result = check(path, slack, 0.1)
+    # Broken 11 of 16 decided in the last day: 6.9x a 10% budget; 10 of 10 in the last 2 h.
+    assert "new alert: quote-24h burn_slow" in result.stdout
+    burning = [t for t in slack.texts("kwaliteit") if t.startswith(":fire:")]
+    assert len(burning) == 1 and "Foutbudget brandt op: Offerte binnen 24 uur" in burning[0]
+    check(path, slack, 3)
+    assert len([t for t in slack.texts("kwaliteit") if t.startswith(":fire:")]) == 1

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from qmon.alerts.burn import burn_alerts
 from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
 from qmon.alerts.sources import source_alerts
@@ -60,7 +61,7 @@ class Alert:
 @dataclass
 class CheckReport:
     found: list[Alert] = field(default_factory=list)  # alerts the ledger did not have yet
-    sources: list[str] = field(default_factory=list)  # new source alerts: "hubspot stale"
+    notices: list[str] = field(default_factory=list)  # new source and burn alerts, in words
     webhooks: int = 0  # alerts posted to the webhook
     delivered: int = 0
     updated: int = 0
@@ -136,7 +137,11 @@ def run_check(
                         "now": as_of_us,
                     },  # fmt: skip
                 )
-        for source in source_alerts(config, store, conn, as_of_us, language):
+        extra = [
+            *source_alerts(config, store, conn, as_of_us, language),
+            *burn_alerts(config, result.instances, as_of_us, language),
+        ]
+        for source in extra:
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": source.text}}]
             inserted = conn.execute(
                 text(
@@ -156,7 +161,7 @@ def run_check(
                 },
             ).rowcount
             if inserted:
-                report.sources.append(f"{source.source} {source.kind}")
+                report.notices.append(f"{source.key['i']} {source.key['k']}")
         # An at-risk alert still waiting (quiet hours, an outage) whose instance is no longer
         # open and at risk (it broke, or was kept) is old news: not sent.
         at_risk_now = {tuple(a.key.values()) for a in alerts if a.kind == "at_risk"}

@@ -52,8 +52,8 @@ def check(
             f"started {from_us(i.started_us).isoformat()}",
             highlight=False,
         )
-    for source in report.sources:
-        console.print(f"new alert: source {source}", highlight=False)
+    for notice in report.notices:
+        console.print(f"new alert: {notice}", highlight=False)
     if not dry_run:
         console.print(
             f"{len(report.found)} new alert(s); {report.delivered} sent, {report.updated} "
