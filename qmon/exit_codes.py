@@ -10,7 +10,8 @@ class ExitCode(IntEnum):
     OBJECTIVE_MISSED: only with `qmon audit --fail-on-miss`: a promise missed its objective.
     BAD_INPUT: the configuration, a command-line argument or an input file is invalid;
         nothing was changed.
-    SOURCE_FAILED: a store, source or channel could not be reached.
+    SOURCE_FAILED: a store, source or channel could not be reached, a source hit its API
+        limit, or another agent already acts on the store.
     """
 
     OK = 0

@@ -2,7 +2,7 @@
 
 Exit codes (see `qmon.exit_codes.ExitCode`): 0 ok, 1 a promise missed its objective (only
 with `audit --fail-on-miss`), 2 bad input (config, arguments, files), 3 a store, source or
-channel could not be reached.
+channel could not be reached, a source hit its API limit, or another agent holds the store.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ app = typer.Typer(
         "qmon measures whether the promises along your customer journey are kept, "
         "from your CRM's own records.\n\n"
         "Start with `qmon demo`. Exit codes: 0 ok; 1 an objective was missed "
-        "(audit --fail-on-miss); 2 bad input; 3 a store or source could not be reached."
+        "(audit --fail-on-miss); 2 bad input; 3 a store, CRM source or channel could not be "
+        "reached, a source hit its API limit, or another agent runs on the store."
     ),
     no_args_is_help=True,
     add_completion=False,
