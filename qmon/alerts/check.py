@@ -42,6 +42,14 @@ HORIZON_US = 24 * 3600_000_000
 on a store with months of data, or after a long outage, does not alert them all."""
 
 FIRST_RETRY_US = 60_000_000
+
+#: A new alert, unless the ledger has it: exactly once per (promise, subject, start, kind).
+_INSERT = text(
+    "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind, detected_us,"
+    " route, text, blocks, status, attempts, next_try_us, update_pending, webhook_pending,"
+    " webhook_attempts, webhook_next_try_us) VALUES (:p, :t, :i, :s, :k, :now, :route, :text,"
+    " :blocks, :status, 0, :due, false, :hook, 0, :due) ON CONFLICT DO NOTHING"
+)
 LAST_RETRY_US = 3600_000_000
 
 
@@ -99,13 +107,7 @@ def run_check(
             message = render(alert.kind, alert.promise, alert.instance, link, as_of_us,
                              config.timezone, language)  # fmt: skip
             inserted = conn.execute(
-                text(
-                    "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
-                    " detected_us, route, text, blocks, status, attempts, next_try_us,"
-                    " update_pending, webhook_pending, webhook_attempts, webhook_next_try_us)"
-                    " VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks, :status, 0, :due,"
-                    " false, :hook, 0, :due) ON CONFLICT DO NOTHING"
-                ),
+                _INSERT,
                 {
                     **alert.key,
                     "now": as_of_us,
@@ -141,27 +143,22 @@ def run_check(
             *source_alerts(config, store, conn, as_of_us, language),
             *burn_alerts(config, result.instances, as_of_us, language),
         ]
-        for source in extra:
-            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": source.text}}]
+        for notice in extra:
+            blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": notice.text}}]
             inserted = conn.execute(
-                text(
-                    "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
-                    " detected_us, route, text, blocks, status, attempts, next_try_us,"
-                    " update_pending, webhook_pending, webhook_attempts, webhook_next_try_us)"
-                    " VALUES (:p, :t, :i, :s, :k, :now, :route, :text, :blocks, :status, 0, :now,"
-                    " false, :hook, 0, :now) ON CONFLICT DO NOTHING"
-                ),
+                _INSERT,
                 {
-                    **source.key,
+                    **notice.key,
                     "now": as_of_us,
+                    "due": as_of_us,
                     "route": slack.channel if slack else "",
-                    "text": source.text,
+                    "text": notice.text,
                     "blocks": json.dumps(blocks),
                     **channels,
                 },
             ).rowcount
             if inserted:
-                report.notices.append(f"{source.key['i']} {source.key['k']}")
+                report.notices.append(f"{notice.key['i']} {notice.key['k']}")
         # An at-risk alert still waiting (quiet hours, an outage) whose instance is no longer
         # open and at risk (it broke, or was kept) is old news: not sent.
         at_risk_now = {tuple(a.key.values()) for a in alerts if a.kind == "at_risk"}
