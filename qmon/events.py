@@ -7,6 +7,7 @@ over these events only, so a promise works the same on Salesforce, HubSpot or a 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,3 +58,43 @@ class Event:
     link: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     record: str | None = None
+
+
+#: The store's columns for an event, in the order of `event_to_row`'s tuples.
+ROW_COLUMNS: tuple[str, ...] = (
+    "source",
+    "event_id",
+    "occurred_us",
+    "type",
+    "subject_type",
+    "subject_id",
+    "account",
+    "owner",
+    "channel",
+    "link",
+    "attributes",
+    "record",
+)
+
+
+def event_to_row(ev: Event) -> tuple[Any, ...]:
+    """The tuple a bulk statement writes for one event, in `ROW_COLUMNS` order.
+
+    It lives here, not in the store, so that a process that only reads files (the import's
+    reader process) does not import the database layer.
+    """
+    attrs = json.dumps(ev.attributes, sort_keys=True, ensure_ascii=False) if ev.attributes else None
+    return (
+        ev.source,
+        ev.id,
+        ev.occurred_us,
+        ev.type,
+        ev.subject_type,
+        ev.subject_id,
+        ev.account,
+        ev.owner,
+        ev.channel,
+        ev.link,
+        attrs,
+        ev.record,
+    )

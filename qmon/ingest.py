@@ -11,19 +11,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from qmon.connectors.files import iter_file_numbered
 from qmon.errors import InputError, Problem
-from qmon.store import Store
-from qmon.store.store import event_to_row
+from qmon.events import event_to_row
+
+if TYPE_CHECKING:  # the reader process imports this module: keep the database layer out
+    from qmon.store import Store
 
 BATCH_ROWS = 20_000
 
 #: Inputs at least this large are read in a second process while this one writes; smaller
 #: ones are done before a process would have started.
-BACKGROUND_FROM_BYTES = 8_000_000
+BACKGROUND_FROM_BYTES = 4_000_000
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
+from qmon.events import ROW_COLUMNS
+
 
 class EventRow(SQLModel, table=True):
     """One canonical event (see `qmon.events.Event`).
@@ -52,20 +54,7 @@ class EventRow(SQLModel, table=True):
 
 
 #: Column order used by every bulk statement.
-EVENT_COLUMNS: tuple[str, ...] = (
-    "source",
-    "event_id",
-    "occurred_us",
-    "type",
-    "subject_type",
-    "subject_id",
-    "account",
-    "owner",
-    "channel",
-    "link",
-    "attributes",
-    "record",
-)
+EVENT_COLUMNS: tuple[str, ...] = ROW_COLUMNS
 
 
 class SyncCursor(SQLModel, table=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from sqlmodel import SQLModel
 
 from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
-from qmon.events import Event
+from qmon.events import Event, event_to_row
 from qmon.store.schema import EVENT_COLUMNS, TABLES, EventRow, SyncCursor
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
@@ -54,25 +53,6 @@ class RecordCounts:
         self.updated += other.updated
         self.deleted += other.deleted
         self.unchanged += other.unchanged
-
-
-def event_to_row(ev: Event) -> tuple[Any, ...]:
-    """The tuple a bulk statement writes for one event, in `EVENT_COLUMNS` order."""
-    attrs = json.dumps(ev.attributes, sort_keys=True, ensure_ascii=False) if ev.attributes else None
-    return (
-        ev.source,
-        ev.id,
-        ev.occurred_us,
-        ev.type,
-        ev.subject_type,
-        ev.subject_id,
-        ev.account,
-        ev.owner,
-        ev.channel,
-        ev.link,
-        attrs,
-        ev.record,
-    )
 
 
 def _as_stored(ev: Event, source: str) -> tuple[Any, ...]:
