@@ -8,8 +8,15 @@ from datetime import date, datetime
 import typer
 from rich.table import Table
 
-from qmon.cli.common import bad_argument, config_of, console, handle_errors, open_store
-from qmon.config.spec import did_you_mean
+from qmon.cli.common import (
+    Output,
+    bad_argument,
+    check_names,
+    config_of,
+    console,
+    handle_errors,
+    open_store,
+)
 from qmon.reports.actions import EFFECT_WEEKS, KINDS, add, list_actions
 from qmon.timeutil import now_us
 
@@ -32,16 +39,8 @@ def add_action(
     """Log an action. Example: qmon actions add quote-24h "Quote template in the CRM" --kind
     corrective --date 2026-11-02"""
     config = config_of(ctx)
-    if config.promise(promise_id) is None:
-        ids = [p.id for p in config.promises]
-        raise bad_argument(
-            "PROMISE_ID", f"unknown promise '{promise_id}'{did_you_mean(promise_id, ids)}"
-        )
-    if kind not in KINDS:
-        raise bad_argument(
-            "--kind",
-            f"unknown kind '{kind}'{did_you_mean(kind, KINDS)}; use corrective or recovery",
-        )
+    check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
+    check_names("--kind", [kind], KINDS, "kind")
     now = now_us()
     if day is None:
         when = datetime.now(config.timezone).date()
@@ -62,19 +61,17 @@ def add_action(
 @handle_errors
 def list_command(
     ctx: typer.Context,
-    output: str = typer.Option("table", "--format", help="`table` or `json`."),
+    output: Output = typer.Option(Output.table, "--format", help="table or json."),
 ) -> None:
     """List actions, with each corrective action's effect: compliance of its promise in the
     weeks before against the weeks after it."""
-    if output not in ("table", "json"):
-        raise bad_argument("--format", f"unknown format {output!r}; use table or json")
     config = config_of(ctx)
     store = open_store(config)
     try:
         actions = list_actions(config, store, now_us())
     finally:
         store.close()
-    if output == "json":
+    if output == Output.json:
         rows = [{"id": a.id, "promise": a.promise_id, "kind": a.kind, "description": a.description,
                  "date": a.day.isoformat(), "compliance_before": _round(a.before),
                  "compliance_after": _round(a.after)} for a in actions]  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from enum import StrEnum
@@ -12,6 +11,7 @@ import typer
 
 from qmon.cli.common import (
     bad_argument,
+    check_names,
     config_of,
     console,
     handle_errors,
@@ -20,7 +20,6 @@ from qmon.cli.common import (
     parse_instant_option,
 )
 from qmon.config import QmonConfig, load_config
-from qmon.errors import InputError, Problem
 from qmon.exit_codes import ExitCode
 from qmon.promises.compliance import objective_met
 from qmon.reports.audit import AuditQuery, run_audit
@@ -40,19 +39,6 @@ class By(StrEnum):
     owner = "owner"
     channel = "channel"
     account = "account"
-
-
-def _check_names(option: str, given: list[str], known: list[str], what: str) -> None:
-    problems = []
-    for name in given:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(
-                Problem(option, None, f"unknown {what} {name!r}{hint}; known: {', '.join(known)}")
-            )
-    if problems:
-        raise InputError(problems)
 
 
 @handle_errors
@@ -140,8 +126,8 @@ def _query(
     by: By | None,
     instances: bool,
 ) -> AuditQuery:
-    _check_names("--promise", promise, [p.id for p in config.promises], "promise")
-    _check_names("--phase", phase, list(config.phases), "phase")
+    check_names("--promise", promise, [p.id for p in config.promises], "promise")
+    check_names("--phase", phase, list(config.phases), "phase")
     tz = config.timezone
     lo = parse_date_option("--from", date_from, tz)
     hi = parse_date_option("--to", date_to, tz)
@@ -169,7 +155,7 @@ def explain(
     """Why was it late? Each instance of one subject, its clock segment by segment
     (running, paused, outside hours, holiday, closed) and its deadline."""
     config = config_of(ctx)
-    _check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
+    check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
     promise = config.promise(promise_id)
     assert promise is not None
     as_of_us = parse_instant_option("--as-of", as_of, config.timezone)

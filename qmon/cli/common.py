@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from qmon.config import QmonConfig, load_config
+from qmon.config.spec import did_you_mean
 from qmon.errors import InputError, Problem, QmonError
 from qmon.store import Store
 from qmon.timeutil import now_us, to_us
@@ -64,6 +66,30 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(int(exc.exit_code)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+class Output(StrEnum):
+    """`--format` of commands that print a table for people or stable JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+def check_names(
+    option: str, given: list[str], known: list[str] | tuple[str, ...], what: str
+) -> None:
+    """Every name in `given` is one of `known`, or an InputError listing each that is not."""
+    problems = [
+        Problem(
+            option,
+            None,
+            f"unknown {what} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)}",
+        )  # fmt: skip
+        for name in given
+        if name not in known
+    ]
+    if problems:
+        raise InputError(problems)
 
 
 def bad_argument(option: str, message: str) -> InputError:

@@ -51,8 +51,13 @@ def demo(
     print_tables(result, console, config.phases, with_instances=False)
     cfg = files.config_path
     late = next(
-        (i for p, _ in result.promises if p.calendar_name for i in result.instances
-         if i.promise_id == p.id and i.status == "breached" and i.stopped_us is not None),
+        (
+            i
+            for p, _ in result.promises
+            if p.calendar_name
+            for i in result.instances
+            if i.promise_id == p.id and i.status == "breached" and i.stopped_us is not None
+        ),
         None,
     )
     why = f"  qmon --config {cfg} explain {late.promise_id} {late.subject_id}\n" if late else ""

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from qmon.cli.common import bad_argument, config_of, console, handle_errors, open_store
+from qmon.cli.common import Output, config_of, console, handle_errors, open_store
 from qmon.reports.status import collect
 from qmon.timeutil import now_us
 
@@ -14,15 +14,13 @@ from qmon.timeutil import now_us
 @handle_errors
 def status(
     ctx: typer.Context,
-    output: str = typer.Option("table", "--format", help="`table` or `json` (stable)."),
+    output: Output = typer.Option(Output.table, "--format", help="table or json (stable)."),
 ) -> None:
     """Show when each source last synced completely, when the last check ran, how many alerts
     wait in the outbox (and why), and which promises have no data to be evaluated.
 
     Example: qmon status --format json
     """
-    if output not in ("table", "json"):
-        raise bad_argument("--format", f"unknown format {output!r}; use table or json")
     config = config_of(ctx)
     store = open_store(config)
     try:
@@ -30,7 +28,7 @@ def status(
     finally:
         store.close()
     data = found.as_json()
-    if output == "json":
+    if output == Output.json:
         typer.echo(json.dumps(data, indent=2))
         return
     for source in data["sources"]:
