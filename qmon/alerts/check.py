@@ -95,14 +95,18 @@ def run_check(
     slack: SlackSpec | None = getattr(notify, "slack", None)
     webhook = getattr(notify, "webhook", None)
     language = config.extra.get("language") or "en"
+    known = _known_keys(store, alerts)
     if dry_run or (slack is None and webhook is None):  # nowhere to send: list, record nothing
-        report.found = [a for a in alerts if not _known(store, a)]
+        report.found = [a for a in alerts if _key(a) not in known]
         if not dry_run:
             store.mark("check", as_of_us)
         return report
     channels = {"status": "pending" if slack else "none", "hook": webhook is not None}
     with store.engine.begin() as conn:
         for alert in alerts:
+            is_new = _key(alert) not in known
+            if not is_new and (alert.kind != "breached" or alert.instance.stopped_us is None):
+                continue  # already in the ledger, nothing to change: no link, no message
             link = _link(conn, alert.instance)
             message = render(alert.kind, alert.promise, alert.instance, link, as_of_us,
                              config.timezone, language)  # fmt: skip
@@ -339,15 +343,20 @@ def _link(conn, instance: Instance) -> str | None:  # type: ignore[no-untyped-de
     ).scalar_one_or_none()
 
 
-def _known(store: Store, alert: Alert) -> bool:
+def _key(alert: Alert) -> tuple[object, ...]:
+    return tuple(alert.key.values())
+
+
+def _known_keys(store: Store, alerts: list[Alert]) -> set[tuple[object, ...]]:
+    """The keys of these alerts that the ledger already has, in one query."""
+    if not alerts:
+        return set()
     with store.engine.connect() as conn:
-        return (
-            conn.execute(
-                text(
-                    "SELECT 1 FROM alerts WHERE promise_id = :p AND subject_type = :t"
-                    " AND subject_id = :i AND started_us = :s AND kind = :k"
-                ),
-                alert.key,
-            ).first()
-            is not None
-        )
+        rows = conn.execute(
+            text(
+                "SELECT promise_id, subject_type, subject_id, started_us, kind FROM alerts"
+                " WHERE kind IN ('breached', 'at_risk') AND started_us >= :first"
+            ),
+            {"first": min(a.instance.started_us for a in alerts)},
+        ).all()
+    return {tuple(row) for row in rows}
