@@ -21,9 +21,9 @@ late, are read again rather than missed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from qmon.errors import QmonError
 from qmon.events import Event
@@ -44,6 +44,48 @@ class RecordChange:
     record: str
     events: list[Event] = field(default_factory=list)
     deleted: bool = False
+
+
+#: What a mapping finds in a record: (id suffix, default event type, when, attributes).
+Found = tuple[str, str, int | None, dict[str, Any]]
+
+
+def record_events(
+    source: str,
+    record: str,
+    subject: tuple[str, Any],
+    found: list[Found],
+    *,
+    rename: Mapping[str, str | None],
+    link: str | None = None,
+    owner: Any = None,
+    account: Any = None,
+    channel: Any = None,
+) -> list[Event]:
+    """A record's findings as events, the same way for every CRM.
+
+    Ids are `<record>/<suffix>`, so the record's events are replaced as a set when it is read
+    again; types go through the mapping's `rename` (a type renamed to null is dropped); a
+    finding without a time (a date the CRM left empty) makes no event.
+    """
+    return [
+        Event(
+            source=source,
+            id=f"{record}/{what}",
+            occurred_us=at,
+            type=renamed,
+            subject_type=subject[0],
+            subject_id=str(subject[1]),
+            account=account or None,
+            owner=owner or None,
+            channel=str(channel).lower() if channel else None,
+            link=link,
+            attributes=attributes,
+            record=record,
+        )
+        for what, event_type, at, attributes in found
+        if at is not None and (renamed := rename.get(event_type, event_type))
+    ]
 
 
 @dataclass
@@ -149,6 +191,7 @@ __all__ = [
     "ApiUsage",
     "Connector",
     "Finding",
+    "Found",
     "Page",
     "RecordChange",
     "SourceAuthError",
@@ -156,4 +199,5 @@ __all__ = [
     "SourceUnreachable",
     "Stream",
     "SyncError",
+    "record_events",
 ]

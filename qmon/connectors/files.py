@@ -102,9 +102,7 @@ def iter_file(
         InputError: on the first `next()`, if the extension is unknown or the file cannot be
             opened.
     """
-    numbered = iter_file_numbered(
-        path, source=source, assume_tz=assume_tz, on_progress=on_progress
-    )
+    numbered = iter_file_numbered(path, source=source, assume_tz=assume_tz, on_progress=on_progress)
     return map(itemgetter(1), numbered)  # no Python frame per row
 
 

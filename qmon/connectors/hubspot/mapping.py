@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from qmon.connectors.base import Found, record_events
 from qmon.connectors.hubspot.spec import HubSpotMappingSpec
 from qmon.events import Event
 from qmon.timeutil import to_us
@@ -130,30 +131,14 @@ class HubSpotMapper:
             found = self._activity_events(object_type, props, history, created)
 
         channel = _CHANNELS.get(object_type) or props.get("source_type") or None
-        rename = self.mapping.rename
-        return [
-            Event(
-                source=self.source,
-                id=f"{key}/{what}",
-                occurred_us=at,
-                type=renamed,
-                subject_type=subject[0],
-                subject_id=subject[1],
-                owner=owner,
-                channel=str(channel).lower() if channel else None,
-                link=link,
-                attributes=attributes,
-                record=key,
-            )
-            for what, event_type, at, attributes in found
-            if at is not None and (renamed := rename.get(event_type, event_type)) is not None
-        ]
+        return record_events(self.source, key, subject, found, rename=self.mapping.rename,
+                             link=link, owner=owner, channel=channel)  # fmt: skip
 
     # -- per kind ------------------------------------------------------------------------------
 
     def _stage_events(
         self, entries: list[dict[str, Any]] | None, current: Any, created: int | None
-    ) -> list[tuple[str, str, int | None, dict[str, Any]]]:
+    ) -> list[Found]:
         """deal.stage_changed per stage history entry (oldest first), plus mapped types."""
         if not entries and current:
             entries = [{"value": current, "timestamp": None}]
@@ -173,7 +158,7 @@ class HubSpotMapper:
 
     def _ticket_events(
         self, entries: list[dict[str, Any]] | None
-    ) -> list[tuple[str, str, int | None, dict[str, Any]]]:
+    ) -> list[Found]:
         """Entering/leaving mapped stages, and closing, from the stage history."""
         found = []
         previous = None
@@ -199,7 +184,7 @@ class HubSpotMapper:
         props: Mapping[str, Any],
         history: Mapping[str, list[dict[str, Any]]],
         created: int | None,
-    ) -> list[tuple[str, str, int | None, dict[str, Any]]]:
+    ) -> list[Found]:
         at = parse_time(props.get("hs_timestamp")) or created
         mapping = self.mapping
         if object_type == "quotes":

@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from qmon.connectors.base import Found, record_events
 from qmon.connectors.salesforce.spec import SalesforceMappingSpec
 from qmon.events import Event
 from qmon.timeutil import to_us
-
-Found = tuple[str, str, int | None, dict[str, Any]]  # (id suffix, type, at, attributes)
 
 #: Id prefixes of the journey objects (the first three characters of every record id).
 SUBJECT_PREFIXES = {"006": "deal", "500": "case"}
@@ -253,25 +252,9 @@ class SalesforceMapper:
     ) -> list[Event]:
         if subject is None or not subject[1]:
             return []
-        rename = self.mapping.rename
-        return [
-            Event(
-                source=self.source,
-                id=f"{key}/{what}",
-                occurred_us=at,
-                type=renamed,
-                subject_type=subject[0],
-                subject_id=str(subject[1]),
-                account=account or None,
-                owner=owner or None,
-                channel=str(channel).lower() if channel else None,
-                link=self.link(link_object, link_id),
-                attributes=attributes,
-                record=key,
-            )
-            for what, event_type, at, attributes in found
-            if at is not None and (renamed := rename.get(event_type, event_type))
-        ]
+        return record_events(self.source, key, subject, found, rename=self.mapping.rename,
+                             link=self.link(link_object, link_id), owner=owner,
+                             account=account, channel=channel)  # fmt: skip
 
 
 def _lookup(table: Mapping[str, str | None], *keys: Any) -> str | None:
