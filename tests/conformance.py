@@ -59,3 +59,23 @@ class SourceHarness(Protocol):
     def request_count(self) -> int:
         """API requests the fake has answered so far."""
         ...
+
+
+class FakeServerHarness:
+    """What every harness does the same way with its fake: start and stop it, inject and
+    forget faults. A subclass sets `self.fake` and writes the CRM-specific methods."""
+
+    fake: Any
+
+    def __enter__(self) -> Any:
+        self.fake.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.fake.stop()
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        self.fake.fail_next(count, status)
+
+    def clear_faults(self) -> None:
+        self.fake.clear_faults()

@@ -9,21 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tests.conformance import FakeServerHarness
 from tests.fakes.hubspot import FakeHubSpot
 
 
-class HubSpotHarness:
+class HubSpotHarness(FakeServerHarness):
     source = "hubspot"
 
     def __init__(self) -> None:
         self.fake = FakeHubSpot(retry_after=0)
-
-    def __enter__(self) -> HubSpotHarness:
-        self.fake.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.fake.stop()
 
     def source_config(self) -> dict[str, Any]:
         return {
@@ -54,12 +48,6 @@ class HubSpotHarness:
 
     def live_records(self) -> set[str]:
         return {f"tickets/{o.id}" for o in self.fake.objects("tickets") if not o.archived}
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        self.fake.fail_next(count, status)
-
-    def clear_faults(self) -> None:
-        self.fake.clear_faults()
 
     def request_count(self) -> int:
         return self.fake.request_count

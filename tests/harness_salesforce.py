@@ -9,21 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tests.conformance import FakeServerHarness
 from tests.fakes.salesforce import FakeSalesforce
 
 
-class SalesforceHarness:
+class SalesforceHarness(FakeServerHarness):
     source = "salesforce"
 
     def __init__(self) -> None:
         self.fake = FakeSalesforce(batch_size=5)
-
-    def __enter__(self) -> SalesforceHarness:
-        self.fake.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.fake.stop()
 
     def source_config(self) -> dict[str, Any]:
         return {
@@ -41,8 +35,14 @@ class SalesforceHarness:
         return [
             "Case/"
             + self.fake.add_record(
-                "Case", {"Subject": f"Case {n}", "Status": "New", "Origin": "Email",
-                         "CreatedDate": at, "SystemModstamp": at}
+                "Case",
+                {
+                    "Subject": f"Case {n}",
+                    "Status": "New",
+                    "Origin": "Email",
+                    "CreatedDate": at,
+                    "SystemModstamp": at,
+                },
             )  # fmt: skip
             for n in range(count)
         ]
@@ -58,12 +58,6 @@ class SalesforceHarness:
 
     def live_records(self) -> set[str]:
         return {f"Case/{r['Id']}" for r in self.fake.records("Case") if not r["IsDeleted"]}
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        self.fake.fail_next(count, status)
-
-    def clear_faults(self) -> None:
-        self.fake.clear_faults()
 
     def request_count(self) -> int:
         return len(self.fake.request_log)
