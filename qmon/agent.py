@@ -1,4 +1,5 @@
-"""`qmon run`: the agent. Syncs and checks on the configured schedule, one agent per store.
+"""`qmon run`: the agent. Syncs, checks and sends the weekly report on the configured
+schedule, one agent per store.
 
 APScheduler runs the jobs in the config's time zone, each job coalesced (runs missed while
 the agent was down are caught up once, not many times) and never overlapping itself. Every
@@ -29,6 +30,7 @@ from qmon.alerts.check import run_check
 from qmon.config import QmonConfig
 from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
+from qmon.reports.weekly.delivery import DEFAULT_AT, send_due
 from qmon.store import Store
 from qmon.sync import run_sync
 from qmon.timeutil import now_us
@@ -76,6 +78,20 @@ def agent_lock(store: Store) -> Iterator[None]:
         handle.close()
 
 
+def _weekly_trigger(config: QmonConfig, schedule: Any, retry_us: int) -> Any:
+    """On time at the configured weekday and hour, and at every check interval in between so
+    that a report the SMTP server did not take is retried (`send_due` sends it once)."""
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    weekday, hour, minute = schedule.weekly_report if schedule is not None else DEFAULT_AT
+    return OrTrigger([
+        CronTrigger(day_of_week=weekday, hour=hour, minute=minute, timezone=config.timezone),
+        IntervalTrigger(seconds=retry_us / 1e6, timezone=config.timezone),
+    ])  # fmt: skip
+
+
 def run_agent(
     config: QmonConfig, store: Store, *, stop: threading.Event | None = None,
     on_job: Callable[[str, Any], None] | None = None,
@@ -111,6 +127,10 @@ def run_agent(
         scheduler.add_job(job("check", lambda: run_check(config, store, now_us())), "interval",
                           seconds=check_us / 1e6, next_run_time=first, id="check",
                           **defaults)  # fmt: skip
+        if getattr(config.extra.get("notify"), "email", None) is not None:
+            scheduler.add_job(job("weekly_report", lambda: send_due(config, store, now_us())),
+                              _weekly_trigger(config, schedule, check_us), next_run_time=first,
+                              id="weekly_report", **defaults)  # fmt: skip
         for sig in (signal.SIGTERM, signal.SIGINT):
             if threading.current_thread() is threading.main_thread():
                 signal.signal(sig, lambda *_: stop.set())

@@ -19,6 +19,7 @@ from qmon.cli import (
     demo_cmd,
     import_cmd,
     promises_cmd,
+    report_cmd,
     run_cmd,
     status_cmd,
     sync_cmd,
@@ -77,6 +78,7 @@ app.command("run")(run_cmd.run)
 app.add_typer(promises_cmd.app, name="promises")
 app.add_typer(sync_cmd.app, name="sources")
 app.add_typer(actions_cmd.app, name="actions")
+app.add_typer(report_cmd.app, name="report")
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -12,7 +12,10 @@ from qmon.config import load_config
 from qmon.demo.generator import write_demo
 from qmon.ingest import import_files
 from qmon.reports.audit import AuditQuery, run_audit
+from qmon.reports import actions
 from qmon.reports.audit_format import print_tables
+from qmon.reports.weekly import last_complete_week
+from qmon.reports.weekly.delivery import make
 from qmon.store import Store
 from qmon.timeutil import to_us
 
@@ -42,6 +45,10 @@ def demo(
     try:
         summary = import_files(store, [files.events_path], source="demo")
         result = run_audit(config, store, AuditQuery(as_of_us=to_us(end), keep_instances=True))
+        week = last_complete_week(to_us(end), config.timezone)
+        _log_demo_action(store, end, months)
+        report_path = directory / f"weekly-{week}.html"
+        report_path.write_text(make(config, store, week, to_us(end)).html("data"), "utf-8")
     finally:
         store.close()
     console.print(
@@ -60,6 +67,11 @@ def demo(
         ),
         None,
     )
+    console.print(
+        f"\nThe weekly report for {week} (what the Quality Manager gets by e-mail): "
+        f"[bold]{report_path}[/] — open it in a browser.",
+        highlight=False,
+    )
     why = f"  qmon --config {cfg} explain {late.promise_id} {late.subject_id}\n" if late else ""
     console.print(
         "\nNext steps:\n"
@@ -69,6 +81,16 @@ def demo(
         f"  qmon --config {cfg} audit --instances --format csv > instances.csv\n"
         f"{why}"
         f"  qmon --config {cfg} check --dry-run      # what would be alerted in Slack now\n"
+        f"  qmon --config {cfg} report weekly --week {week.shift(-1)}   # an earlier week\n"
         f"Edit {cfg} and run the audit again, or import your own CRM export with "
         f"`qmon --config {cfg} import export.csv`."
     )
+
+
+def _log_demo_action(store: Store, end: datetime, months: int) -> None:
+    """The demo company's Quality Manager acted on slow quotes halfway the history, so the
+    report's "actions and their effect" has something to show."""
+    day = end.date() - timedelta(weeks=min(10, months * 2))
+    actions.add(store, "quote-24h", "corrective",
+                "Offertesjablonen in het CRM en dagelijkse controle op openstaande aanvragen",
+                day, to_us(end))  # fmt: skip

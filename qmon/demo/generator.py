@@ -33,7 +33,7 @@ from qmon.timeutil import iso_z, local_date, to_us
 TZ = ZoneInfo("Europe/Amsterdam")
 SOURCE = "demo"
 CRM_URL = "https://crm.example.nl"
-ATTRIBUTE_COLUMNS: tuple[str, ...] = ("amount", "priority")
+ATTRIBUTE_COLUMNS: tuple[str, ...] = ("amount", "priority", "score")
 CSV_COLUMNS: tuple[str, ...] = CORE_FIELDS + ATTRIBUTE_COLUMNS
 CONFIG_NAME = "qmon.yaml"
 EVENTS_NAME = "events.csv"
@@ -144,7 +144,8 @@ def generate_events(*, end: datetime, months: int = 6, seed: int = 7) -> Iterato
     """
     end_us = to_us(end)
     start_us = to_us(window_start(end, months))
-    company = _Company(random.Random(seed), start_us, end_us)
+    # Survey answers draw from their own generator, so adding them left every story as it was.
+    company = _Company(random.Random(seed), start_us, end_us, random.Random(seed + 1_000_003))
     company.run()
     return iter(company.events())
 
@@ -239,8 +240,11 @@ class _Subject:
 class _Company:
     """Simulates the company day by day: arrivals, then each journey object's whole story."""
 
-    def __init__(self, rng: random.Random, start_us: int, end_us: int) -> None:
+    def __init__(
+        self, rng: random.Random, start_us: int, end_us: int, voice: random.Random
+    ) -> None:
         self.rng = rng
+        self.voice = voice
         self.start_us = start_us
         self.end_us = end_us
         first, last = local_date(start_us, TZ), local_date(end_us, TZ) + timedelta(days=30)
@@ -351,9 +355,12 @@ class _Company:
         self.emit(t, "order.confirmed", order, "email")
         t = self.work.advance(t, rng.randint(8, 40) * _H)
         self.emit(t, "order.delivered", order)
+        called = None
         if rng.random() < 0.97:
-            self.emit(self._staff(t, 3, owner, sigma=1.0), "call.logged", order, "phone")
+            called = self._staff(t, 3, owner, sigma=1.0)
+            self.emit(called, "call.logged", order, "phone")
         self.notes(order, t, rng.randint(0, 1))
+        self.nps_survey(order, t, called)
 
     def case(self, t: int) -> None:
         """A customer case: first reply, maybe a wait on the customer, closed, rarely reopened."""
@@ -363,6 +370,7 @@ class _Company:
         channel = rng.choices(CHANNELS, weights=(5, 3, 3, 2))[0]
         priority = rng.choices(("low", "normal", "high"), weights=(3, 6, 1))[0]
         self.emit(t, "case.opened", case, channel, priority=priority)
+        opened = t
         urgency = {"low": 1.3, "normal": 1.0, "high": 0.5}[priority]
         live = channel in ("phone", "chat")
         improving = 1.6 - 1.0 * self._progress(t)
@@ -385,10 +393,35 @@ class _Company:
                 return
             t = self._staff(t, 6 * urgency, agent, sigma=0.9)
             self.emit(t, "case.closed", case, "email")
+        self.case_surveys(case, opened, t)
         if rng.random() < 0.03:
             t = self._customer_after(t, 1, 6)
             self.emit(t, "case.reopened", case, channel)
             self.emit(self._staff(t, 4, agent), "case.closed", case, "email")
+
+    def nps_survey(self, order: _Subject, delivered: int, called: int | None) -> None:
+        """Some customers answer the NPS survey a few days after delivery; a timely follow-up
+        call makes promoters, none makes detractors."""
+        voice = self.voice
+        if voice.random() >= 0.25:
+            return
+        late = called is None or called - delivered > 48 * _H
+        score = voice.gauss(6.0 if late else 8.6, 1.6)
+        at = delivered + voice.randint(72, 240) * _H
+        self.emit(at, "survey.nps", order, "email", score=max(0, min(10, round(score))))
+
+    def case_surveys(self, case: _Subject, opened: int, closed: int) -> None:
+        """After a case is closed some customers rate it: CSAT 1-5 and CES 1-7, lower the
+        longer it took."""
+        voice = self.voice
+        days = (closed - opened) / (24 * _H)
+        at = closed + voice.randint(1, 48) * _H
+        if voice.random() < 0.3:
+            score = voice.gauss(4.7 - 0.35 * days, 0.8)
+            self.emit(at, "survey.csat", case, "email", score=max(1, min(5, round(score))))
+        if voice.random() < 0.15:
+            score = voice.gauss(6.3 - 0.4 * days, 1.0)
+            self.emit(at, "survey.ces", case, "email", score=max(1, min(7, round(score))))
 
     def notes(self, subject: _Subject, after: int, count: int) -> None:
         """Notes no promise reads: the noise every real CRM export has."""

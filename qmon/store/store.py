@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -328,6 +329,38 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(text("SELECT min(occurred_us), max(occurred_us) FROM events")).one()
         return None if row[0] is None else (row[0], row[1])
+
+    @staticmethod
+    def subject_link(
+        conn: Connection, types: Sequence[str], subject_type: str, subject_id: str
+    ) -> str | None:
+        """The CRM link of a subject's earliest event of `types` that has one.
+
+        Naming the types (a promise's) lets the lookup use `ix_events_role`, whose columns
+        start with type, subject_type and subject_id; by subject alone it would scan.
+        """
+        query = text(
+            "SELECT link FROM events WHERE type IN :types AND subject_type = :t"
+            " AND subject_id = :i AND link IS NOT NULL ORDER BY occurred_us LIMIT 1"
+        ).bindparams(bindparam("types", expanding=True))
+        return conn.execute(
+            query, {"types": list(types), "t": subject_type, "i": subject_id}
+        ).scalar_one_or_none()
+
+    def survey_scores(
+        self, types: Sequence[str], from_us: int, to_us: int
+    ) -> Iterator[tuple[str, int, Any]]:
+        """(type, occurred_us, the `score` attribute) of survey events in [from, to)."""
+        query = text(
+            "SELECT type, occurred_us, attributes FROM events WHERE type IN :types"
+            " AND occurred_us >= :lo AND occurred_us < :hi"
+        ).bindparams(bindparam("types", expanding=True))
+        with self.engine.connect() as conn:
+            for kind, occurred, attributes in conn.execute(
+                query, {"types": list(types), "lo": from_us, "hi": to_us}
+            ):
+                score = json.loads(attributes).get("score") if attributes else None
+                yield kind, occurred, score
 
     def role_events(
         self,

@@ -1,0 +1,122 @@
+"""The weekly report as HTML (for e-mail or a file) and as plain text, from jinja2 templates.
+
+One set of figures, two templates: the HTML shows the charts, the plain text (the e-mail's
+text part, and what a phone's notification shows) says the same in words and numbers.
+Images are referenced as `cid:<name>` in e-mail and embedded as `data:` URIs in a file.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from qmon.config import QmonConfig
+from qmon.reports.audit_format import format_duration, percent
+from qmon.reports.weekly.figures import WeeklyFigures, trend
+from qmon.reports.weekly.style import ARROWS, Chart, phase_colour
+from qmon.reports.weekly.voice import has_voice
+from qmon.reports.weekly.words import Words
+from qmon.timeutil import from_us, iso_z
+
+_ENV = Environment(
+    loader=PackageLoader("qmon.reports.weekly", "templates"),
+    autoescape=select_autoescape(["html.j2"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """The report in words (`text`), its charts, and its HTML on demand."""
+
+    subject: str
+    text: str
+    charts: list[Chart]
+    context: dict[str, Any] = field(repr=False)
+
+    def html(self, images: Literal["cid", "data"]) -> str:
+        """The HTML, its charts as `cid:` references (e-mail) or embedded (`data:`, a file)."""
+        if images == "cid":
+            sources = {c.name: f"cid:{c.name}" for c in self.charts}
+        else:
+            sources = {
+                c.name: "data:image/png;base64," + base64.b64encode(c.png).decode("ascii")
+                for c in self.charts
+            }
+        return _ENV.get_template("weekly.html.j2").render(self.context, images=sources)
+
+
+def render(config: QmonConfig, figures: WeeklyFigures, *, charts: bool = True) -> RenderedReport:
+    """Words and (unless `charts=False`, for text only) the charts of a report."""
+    words = Words(config.extra.get("language") or "en")
+    context = _context(config, figures, words)
+    context["subject"] = words["title"].format(week=figures.week)
+    text = _ENV.get_template("weekly.txt.j2").render(context)
+    drawn = []
+    if charts:
+        from qmon.reports.weekly.charts import all_charts  # matplotlib: only when drawing
+
+        drawn = all_charts(figures, words)
+    return RenderedReport(context["subject"], text, drawn, context)
+
+
+def _context(config: QmonConfig, figures: WeeklyFigures, words: Words) -> dict[str, Any]:
+    tz = config.timezone
+    monday = figures.week.monday()
+
+    def local(us: int, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return from_us(us).astimezone(tz).strftime(fmt)
+
+    def objective(item: Any) -> str:
+        if item.promise.objective is None:
+            return words.no_objective
+        met = item.objective_met
+        mark = {True: words.met, False: words.missed, None: words.not_evaluated}[met]
+        return f"{item.promise.objective * 100:g} % — {mark}"
+
+    def budget(item: Any) -> str:
+        left = item.budget_left
+        if left is None:
+            return "—"
+        return f"{left * 100:.0f} %" if left >= 0 else f"{words.overspent} ({left * 100:.0f} %)"
+
+    def arrow(this: Any, last: Any) -> str:
+        direction = trend(this, last)
+        return "" if direction is None else f"{ARROWS[direction]} {words[direction]}"
+
+    def duration(us: int | None) -> str:
+        return "—" if us is None else format_duration(us)
+
+    def share(value: float | None) -> str:
+        return words.not_evaluated if value is None else percent(value)
+
+    def score(value: float | None, digits: int = 0) -> str:
+        return "—" if value is None else f"{value:.{digits}f}"
+
+    return {
+        "w": words,
+        "f": figures,
+        "week": str(figures.week),
+        "first": monday.isoformat(),
+        "last": (monday + timedelta(days=6)).isoformat(),
+        "next": (monday + timedelta(days=7)).isoformat(),
+        "as_of": local(figures.as_of_us),
+        "as_of_iso": iso_z(figures.as_of_us),
+        "has_voice": has_voice(figures.voice),
+        "labels": [f"W{w.week:02d}" for w in figures.weeks],
+        "local": local,
+        "objective": objective,
+        "budget": budget,
+        "arrow": arrow,
+        "duration": duration,
+        "share": share,
+        "score": score,
+        "colour": phase_colour,
+    }
