@@ -11,8 +11,8 @@ from qmon.cli.common import console, handle_errors
 from qmon.config import load_config
 from qmon.demo.generator import write_demo
 from qmon.ingest import import_files
-from qmon.reports.audit import AuditQuery, run_audit
 from qmon.reports import actions
+from qmon.reports.audit import AuditQuery, run_audit
 from qmon.reports.audit_format import print_tables
 from qmon.reports.weekly import last_complete_week
 from qmon.reports.weekly.delivery import make
