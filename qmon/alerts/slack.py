@@ -12,9 +12,16 @@ from typing import Any
 
 from qmon.config.spec import SlackSpec
 
+METADATA_EVENT = "qmon_alert"
+"""The `event_type` of the metadata qmon tags its messages with."""
+
 
 class DeliveryError(Exception):
     """Slack did not take the message; `str()` is safe to store and show."""
+
+    @property
+    def missing_scope(self) -> bool:
+        return "missing_scope" in str(self)
 
 
 class SlackChannel:
@@ -33,12 +40,61 @@ class SlackChannel:
         # No retry handlers: a failed delivery is retried by the outbox, with backoff, across
         # runs, rather than by sleeping inside a check.
         self._client = WebClient(token=token, base_url=spec.base_url, retry_handlers=[])
+        self._ids: dict[str, str] = {}  # channel name or id -> id
 
-    def post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> tuple[str, str]:
-        """Post; returns (channel id, message ts) for later updates."""
+    def post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], keys: list[str]
+    ) -> tuple[str, str]:
+        """Post, tagged with the alerts' ledger keys as message metadata (so that
+        `find_posted` can tell later whether it arrived); returns (channel id, ts)."""
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"alerts": keys}}
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks,
-                            unfurl_links=False)  # fmt: skip
+                            unfurl_links=False, metadata=metadata)  # fmt: skip
         return str(answer["channel"]), str(answer["ts"])
+
+    def find_posted(
+        self, channel: str, keys: set[str], since_s: float
+    ) -> dict[str, tuple[str, str | None]]:
+        """Which of `keys` were posted to `channel` (a name or id) since `since_s` (Unix
+        seconds): key -> (channel id, ts; None for a digest, which is never updated). Reads
+        the channel's history with its metadata; needs `channels:history` (or
+        `groups:history`) and `channels:read`/`groups:read`."""
+        channel_id = self._channel_id(channel)
+        found: dict[str, tuple[str, str]] = {}
+        cursor = None
+        while True:
+            answer = self._call("conversations.history", channel=channel_id,
+                                oldest=f"{since_s:.6f}", inclusive=True, limit=200,
+                                include_all_metadata=True, cursor=cursor)  # fmt: skip
+            for message in answer.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") != METADATA_EVENT:
+                    continue
+                tagged = (metadata.get("event_payload") or {}).get("alerts") or []
+                ts = str(message["ts"]) if len(tagged) == 1 else None  # a digest: no updates
+                for key in tagged:
+                    if key in keys:
+                        found.setdefault(key, (channel_id, ts))
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or len(found) == len(keys):
+                return found
+
+    def _channel_id(self, channel: str) -> str:
+        """A channel's id: given as such, or looked up by name (`#sales` or `sales`)."""
+        name = channel.strip().removeprefix("#")
+        if name in self._ids:
+            return self._ids[name]
+        cursor = None
+        while True:
+            answer = self._call("conversations.list", types="public_channel,private_channel",
+                                exclude_archived=True, limit=1000, cursor=cursor)  # fmt: skip
+            for item in answer.get("channels") or []:
+                self._ids[str(item["name"])] = self._ids[str(item["id"])] = str(item["id"])
+            if name in self._ids:
+                return self._ids[name]
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                raise DeliveryError(f"Slack channel {channel} not found")
 
     def update(self, channel_id: str, ts: str, text: str, blocks: list[dict[str, Any]]) -> None:
         self._call("chat.update", channel=channel_id, ts=ts, text=text, blocks=blocks)
@@ -46,7 +102,9 @@ class SlackChannel:
     def _call(self, method: str, **params: Any) -> Any:
         from slack_sdk.errors import SlackApiError
 
-        params["blocks"] = json.dumps(params["blocks"])
+        params = {name: value for name, value in params.items() if value is not None}
+        if "blocks" in params:
+            params["blocks"] = json.dumps(params["blocks"])
         try:
             return self._client.api_call(method, json=params)
         except SlackApiError as exc:

@@ -106,8 +106,11 @@ APP_ID = "A0000000001"
 OTHER_USER_ID = "U0000000099"
 """Author of messages added with :meth:`FakeSlack.add_message`: a person, not the bot."""
 
-DEFAULT_SCOPES: tuple[str, ...] = ("chat:write", "channels:read", "groups:read")
-"""What qmon's Slack app asks for. ``chat:write.public`` (post to public channels without
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "chat:write", "channels:read", "groups:read", "channels:history", "groups:history",
+)
+"""What qmon's Slack app asks for (the history scopes let it look up whether a message whose
+answer was lost did arrive). ``chat:write.public`` (post to public channels without
 joining) is left out on purpose, so ``not_in_channel`` is what a test sees by default."""
 
 TS_EPOCH = 1_700_000_000
@@ -125,6 +128,9 @@ MAX_BLOCKS = 50
 
 CONVERSATIONS_LIST_DEFAULT_LIMIT = 100
 CONVERSATIONS_LIST_MAX_LIMIT = 1000
+HISTORY_DEFAULT_LIMIT = 100
+HISTORY_MAX_LIMIT = 999
+"""``conversations.history``: ``limit`` "default 100", "maximum of 999" (method reference)."""
 
 POST_MESSAGE_PER_CHANNEL_PER_SECOND = 1
 """Slack's documented special limit for ``chat.postMessage``. Off by default; turn it on with
@@ -133,7 +139,7 @@ per_channel=True)``. The fake allows no burst above the limit, where Slack toler
 ones (stricter again)."""
 
 METHODS: frozenset[str] = frozenset({
-    "auth.test", "chat.postMessage", "chat.update", "conversations.list",
+    "auth.test", "chat.postMessage", "chat.update", "conversations.history", "conversations.list",
 })
 """The Web API methods the fake answers; anything else under ``/api/`` is ``unknown_method``."""
 
@@ -188,6 +194,7 @@ class Message:
     bot_id: str | None
     thread_ts: str | None
     versions: list[MessageVersion]
+    metadata: dict[str, Any] | None = None  # chat.postMessage's ``metadata``, as sent
 
     @property
     def text(self) -> str:
@@ -287,7 +294,7 @@ _DROP = object()
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: Literal["http", "ok_false", "ratelimited", "drop"]
+    kind: Literal["http", "ok_false", "ratelimited", "drop", "lose_answer"]
     method: str | None
     status: int = 200
     error: str | None = None
@@ -349,8 +356,10 @@ class FakeSlack:
         scopes: Iterable[str] = DEFAULT_SCOPES,
         retry_after: int | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ts_start: int = TS_EPOCH,
     ) -> None:
         self.token = token
+        self.ts_start = ts_start
         self.scopes = list(scopes)
         self.retry_after = retry_after
         self.team_id = TEAM_ID
@@ -519,6 +528,12 @@ class FakeSlack:
         """Read the next ``count`` requests and close their connections without answering
         (a one-off network fault; slack_sdk raises ``RemoteDisconnected``)."""
         self._queue(count, _Fault("drop", method))
+
+    def lose_answer_next(self, count: int = 1, *, method: str | None = None) -> None:
+        """Carry out the next ``count`` requests, then close their connections without
+        answering: the message *is* posted, but the client never hears so (a timeout or a
+        reset after Slack took it). The one fault that tests "sent exactly once"."""
+        self._queue(count, _Fault("lose_answer", method))
 
     def clear_faults(self) -> None:
         """Forget injected faults that no request has used up yet."""
@@ -724,7 +739,7 @@ class FakeSlack:
     def _next_ts(self) -> str:
         self._ts_counter += TS_STEP_MICROS
         seconds, micros = divmod(self._ts_counter, 1_000_000)
-        return f"{TS_EPOCH + seconds}.{micros:06d}"
+        return f"{self.ts_start + seconds}.{micros:06d}"
 
     # -- the HTTP side -----------------------------------------------------------------------
 
@@ -748,6 +763,9 @@ class FakeSlack:
             if fault is not None and fault.kind == "drop":
                 self._dropped += 1
                 return _DROP
+            lose_answer = fault is not None and fault.kind == "lose_answer"
+            if lose_answer:
+                fault = None
             try:
                 response = self._route(api_method, parts.path, params, token, parse_error,
                                        fault)
@@ -764,6 +782,9 @@ class FakeSlack:
                 content_type=content_type.split(";")[0].strip() if content_type else None,
                 headers=lowered, token=token, status=response.status, ok=payload.get("ok"),
                 error=payload.get("error")))
+            if lose_answer:
+                self._dropped += 1
+                return _DROP
             return response
 
     def _route(self, api_method: str | None, path: str, params: dict[str, Any],
@@ -796,6 +817,7 @@ class FakeSlack:
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "conversations.history": self._history,
             "conversations.list": self._conversations_list,
         }[api_method]
         response = handler(params)
@@ -845,10 +867,11 @@ class FakeSlack:
         if len(text) > MAX_TEXT_LENGTH:
             raise _ApiError("msg_too_long")
         thread_ts = params.get("thread_ts")
+        metadata = _metadata(params.get("metadata"))
         message = Message(channel.id, self._next_ts(), self.bot_user_id, self.bot_id,
                           str(thread_ts) if thread_ts else None,
                           [MessageVersion(text, blocks or None, attachments or None,
-                                          copy.deepcopy(params))])
+                                          copy.deepcopy(params))], metadata)
         channel.messages.append(message)
         return _Response(200, {"ok": True, "channel": channel.id, "ts": message.ts,
                                "message": self._render(message)})
@@ -915,6 +938,50 @@ class FakeSlack:
         return _Response(200, {
             "ok": True,
             "channels": [_render_channel(c) for c in page],
+            "response_metadata": {"next_cursor": _encode_cursor(offset + limit) if more else ""},
+        })
+
+    def _history(self, params: dict[str, Any]) -> _Response:
+        """``conversations.history``: a channel *ID*'s messages, newest first, cursor-paged.
+
+        Needs ``channels:history`` (public) or ``groups:history`` (private) and, for a bot,
+        membership (``not_in_channel``). ``oldest``/``latest`` bound the ``ts`` (exclusive
+        unless ``inclusive``); ``limit`` 1-999, default 100 (``invalid_limit``). Message
+        ``metadata`` is included only with ``include_all_metadata`` (the method reference's
+        argument; that Slack leaves it out otherwise is the stricter reading). Answer: ``{"ok",
+        "messages", "has_more", "pin_count", "response_metadata": {"next_cursor"}}``.
+        """
+        channel = self._visible(params, by_name=False)
+        self._require_scope("groups:history" if channel.is_private else "channels:history")
+        if not channel.is_member:
+            raise _ApiError("not_in_channel")
+        limit = _int_param(params, "limit", HISTORY_DEFAULT_LIMIT, "invalid_limit")
+        if not 1 <= limit <= HISTORY_MAX_LIMIT:
+            raise _ApiError("invalid_limit")
+        inclusive = _flag(params.get("inclusive"))
+        oldest = _ts_bound(params.get("oldest"))
+        latest = _ts_bound(params.get("latest"))
+
+        def within(message: Message) -> bool:
+            key = _ts_key(message.ts)
+            if oldest is not None and (key < oldest or (key == oldest and not inclusive)):
+                return False
+            return latest is None or key < latest or (key == latest and inclusive)
+
+        chosen = sorted((m for m in channel.messages if within(m)),
+                        key=lambda m: _ts_key(m.ts), reverse=True)
+        offset = _decode_cursor(params.get("cursor"))
+        page = chosen[offset:offset + limit]
+        more = offset + limit < len(chosen)
+        with_metadata = _flag(params.get("include_all_metadata"))
+        rendered = []
+        for message in page:
+            item = self._render(message)
+            if with_metadata and message.metadata is not None:
+                item["metadata"] = copy.deepcopy(message.metadata)
+            rendered.append(item)
+        return _Response(200, {
+            "ok": True, "messages": rendered, "has_more": more, "pin_count": 0,
             "response_metadata": {"next_cursor": _encode_cursor(offset + limit) if more else ""},
         })
 
@@ -1053,6 +1120,35 @@ def _int_param(params: Mapping[str, Any], name: str, default: int, error: str) -
         return int(value)
     except (TypeError, ValueError):
         raise _ApiError(error) from None
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    """``chat.postMessage``'s ``metadata``: an object (JSON body) or a JSON string (form body)
+    with a string ``event_type`` and an object ``event_payload``; else
+    ``invalid_metadata_format`` (not JSON) or ``invalid_metadata_schema`` (documented codes)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise _ApiError("invalid_metadata_format") from None
+    if not (isinstance(value, dict) and isinstance(value.get("event_type"), str)
+            and isinstance(value.get("event_payload"), dict)):
+        raise _ApiError("invalid_metadata_schema")
+    return copy.deepcopy(value)
+
+
+def _ts_bound(value: Any) -> tuple[int, int] | None:
+    """``oldest``/``latest``: a Slack ts or Unix seconds, as (seconds, microseconds)."""
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise _ApiError("invalid_ts_oldest") from None  # assumed code
+    whole = math.floor(seconds)
+    return whole, round((seconds - whole) * 1_000_000)
 
 
 def _encode_cursor(offset: int) -> str:
