@@ -1,7 +1,8 @@
 """`qmon run` as a real process: schedules, one agent per store, SIGKILL and restart, SIGTERM.
 
-The agent alerts through the fake Slack served by this test process; killed with SIGKILL and
-started again it loses no alert and sends none twice (the ledger and outbox of `qmon check`).
+The agent alerts through the fake Slack served by this test process and mails the weekly
+report to a real SMTP server (aiosmtpd); killed with SIGKILL and started again it loses no
+alert and sends none twice (the ledger and outbox of `qmon check`), and the report goes once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from qmon.events import Event
 from qmon.store import Store
 from qmon.timeutil import to_us
 from tests.fakes.slack import FakeSlack
+from tests.fakes.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,6 +48,14 @@ def slack():
 
 
 def test_the_agent_alerts_on_schedule_survives_sigkill_and_stops_on_sigterm(tmp_path, slack):
+    with SmtpServer(tmp_path, user="qmon", password="smtp-pw") as smtp:
+        _alert_report_kill_restart(tmp_path, slack, smtp)
+    [report] = smtp.received  # one weekly report, across the SIGKILL and the restart
+    assert report.message["Subject"].startswith("Promises kept — week ")
+    assert report.recipients == ["kwaliteit@acme.nl"]
+
+
+def _alert_report_kill_restart(tmp_path: Path, slack: FakeSlack, smtp: SmtpServer) -> None:
     db = tmp_path / "qmon.db"
     path = tmp_path / "qmon.yaml"
     path.write_text(
@@ -55,14 +65,19 @@ promises:
   - {{id: quote-24h, phase: sales, start: quote.requested, stop: quote.sent, within: 24h}}
 notify:
   slack: {{token: "${{SLACK_BOT_TOKEN}}", channel: "#kwaliteit", base_url: "{slack.base_url}"}}
-schedule: {{check: 1s}}
+  email:
+    smtp: {{host: 127.0.0.1, port: {smtp.port}, username: qmon, password: "${{SMTP_PASSWORD}}"}}
+    from: qmon@acme.nl
+    to: kwaliteit@acme.nl
+schedule: {{check: 1s, weekly_report: "mon 00:00"}}   # last week's report is always due
 """
     )
     store = Store.open(f"sqlite:///{db}")
     store.ingest([ev("D-1", 30), ev("D-2", 25)])
     store.close()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QMON_CONFIG": str(path),
-           "SLACK_BOT_TOKEN": slack.token}  # fmt: skip
+           "SLACK_BOT_TOKEN": slack.token, "SMTP_PASSWORD": "smtp-pw",
+           "SSL_CERT_FILE": str(smtp.ca_file)}  # fmt: skip
 
     def start() -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "qmon", "run"], env=env,
@@ -71,6 +86,7 @@ schedule: {{check: 1s}}
     agent = start()
     try:
         assert wait_for(lambda: len(slack.texts("kwaliteit")) == 2)
+        assert wait_for(lambda: len(smtp.received) == 1)
         second = subprocess.run([sys.executable, "-m", "qmon", "run"], env=env,
                                 capture_output=True, text=True, timeout=60)  # fmt: skip
         assert second.returncode == 3
