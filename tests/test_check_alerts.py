@@ -11,10 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
+from qmon.alerts.sources import stale_promises
+from qmon.config import load_config
 from qmon.events import Event
 from qmon.store import Store
-from qmon.timeutil import to_us
+from qmon.timeutil import now_us, to_us
 from tests.clihelp import qmon
 from tests.fakes.slack import FakeSlack
 
@@ -356,3 +359,114 @@ def test_a_promise_burning_its_error_budget_is_alerted_once_a_day(tmp_path, slac
     assert len(burning) == 1 and "Foutbudget brandt op: Offerte binnen 24 uur" in burning[0]
     check(path, slack, 3)
     assert len([t for t in slack.texts("kwaliteit") if t.startswith(":fire:")]) == 1
+
+
+# --- promises fed only by a stale source ------------------------------------------------------
+
+FED = """  - id: callback-2h
+    phase: pre-sales
+    start: call.requested
+    stop: call.logged
+    within: 2h
+  - id: reply-4h
+    phase: after-sales
+    start: case.opened
+    stop: case.replied
+    within: 4h
+"""
+
+SOURCES = """sources:
+  hubspot:
+    access_token: pat-x
+    base_url: http://127.0.0.1:9
+  salesforce:
+    instance_url: https://acme.my.salesforce.com
+    login_url: https://acme.my.salesforce.com
+    auth: {method: client_credentials, consumer_key: k, consumer_secret: s}
+schedule: {sync: 15m}
+"""
+
+
+def setup_sources(tmp_path: Path, database_url: str, slack: FakeSlack, salesforce_us: int) -> Path:
+    """quote-24h fed by `crm` (not configured) and HubSpot, callback-2h by HubSpot alone, reply-4h
+    by HubSpot and Salesforce. HubSpot has never synced (stale); Salesforce synced at
+    `salesforce_us`."""
+    path = setup(tmp_path, database_url, slack)
+    path.write_text(path.read_text().replace("notify:", FED + "notify:") + SOURCES)
+    store = Store.open(database_url)
+    store.ingest(
+        [
+            Event("hubspot", "q", at(-28), "quote.requested", "deal", "Q-1"),  # broken 4 h ago
+            Event("hubspot", "h", at(-5), "call.requested", "deal", "H-1"),  # broken 3 h ago
+            Event("hubspot", "c1", at(-1), "case.opened", "case", "C-1"),  # fine
+            Event("salesforce", "c2", at(-6), "case.opened", "case", "C-2"),  # broken 2 h ago
+        ]
+    )
+    store.mark_synced("salesforce", "Case", salesforce_us)
+    store.close()
+    return path
+
+
+def test_a_promise_fed_only_by_a_stale_source_is_alerted_only_once_it_syncs_again(
+    tmp_path, database_url, slack
+):
+    path = setup_sources(tmp_path, database_url, slack, at(-0.1))
+    result = check(path, slack)
+    assert result.exit_code == 0, result.output
+    assert "new alert: hubspot stale" in result.stdout
+    assert "salesforce stale" not in result.stdout
+    assert "new alert: breached quote-24h  deal Q-1" in result.stdout  # crm feeds it too
+    assert "new alert: breached reply-4h  case C-2" in result.stdout  # Salesforce is fresh
+    assert "callback-2h" not in result.stdout
+    assert "4 new alert(s)" in result.stdout  # D-1, D-2 (at risk), Q-1, C-2
+    assert not any("H-1" in t for t in slack.texts("kwaliteit"))
+    assert "callback-2h" not in check(path, slack, 0.1).stdout
+
+    store = Store.open(database_url)
+    for stream in ("deals", "tickets"):
+        store.mark_synced("hubspot", stream, at(0.2))
+    store.mark_synced("salesforce", "Case", at(0.2))
+    store.close()
+    result = check(path, slack, 0.25)
+    assert result.exit_code == 0, result.output
+    assert "new alert: hubspot recovered" in result.stdout
+    assert "new alert: breached callback-2h  deal H-1" in result.stdout  # within the 24 h
+    assert "1 new alert(s)" in result.stdout
+    assert any("H-1" in t for t in slack.texts("kwaliteit"))
+
+
+def test_status_lists_promises_fed_only_by_a_stale_source(tmp_path, database_url, slack):
+    path = setup_sources(tmp_path, database_url, slack, now_us())  # status runs at the real now
+    env = {"SLACK_BOT_TOKEN": slack.token}
+    result = qmon("--config", path, "status", "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["stale_promises"] == [{"promise": "callback-2h", "sources": ["hubspot"]}]
+    assert data["not_evaluated"] == ["callback-2h"]
+    result = qmon("--config", path, "status", env=env)
+    assert "promises not evaluated (no data): none" in result.stdout
+    assert "promises not evaluated (stale source): callback-2h (hubspot)" in result.stdout
+
+
+def test_stale_promises_follows_the_staleness_rule_and_reads_no_events_when_fresh(
+    tmp_path, database_url, slack
+):
+    path = setup_sources(tmp_path, database_url, slack, at(0))
+    config = load_config(path, environ={"SLACK_BOT_TOKEN": slack.token})
+    store = Store.open(database_url)
+    statements: list[str] = []
+    sqlalchemy.event.listen(store.engine, "before_cursor_execute",
+                            lambda _c, _cur, sql, *_: statements.append(sql))  # fmt: skip
+    try:
+        assert stale_promises(config, store, at(0)) == {"callback-2h": ["hubspot"]}
+        for stream in ("deals", "tickets"):
+            store.mark_synced("hubspot", stream, at(0))
+        statements.clear()
+        assert stale_promises(config, store, at(0.5)) == {}
+        assert statements and not any("events" in sql for sql in statements)
+        # 45 minutes is three intervals, not more than three; a second later both are stale.
+        assert stale_promises(config, store, at(0.75)) == {}
+        stale = stale_promises(config, store, at(0.75) + 1_000_000)
+        assert stale == {"callback-2h": ["hubspot"], "reply-4h": ["hubspot", "salesforce"]}
+    finally:
+        store.close()

@@ -12,13 +12,17 @@ Two steps, each safe to repeat:
    its Slack channel and ts. One that fails stays pending with a later next try (1 minute,
    doubling, at most an hour), so an outage delays alerts and loses none.
 
-The one gap in "exactly once": a crash after Slack took a message and before the ledger
-marked it sent would post it again on the next run. That window is a single database
-commit; closing it needs Slack message metadata and a history lookup (planned).
+Exactly once also when Slack's answer is lost: each message carries its alerts' keys as
+message metadata, every try is counted in the ledger before it is made, and a retry of an
+alert tried before first reads the channel's history for its key (`_not_yet_posted`): a
+message found there is settled as sent, not posted again. That needs the `channels:history`
+(or `groups:history`) scope; without it qmon posts again and says so (at least once). The
+webhook has no such lookup: after a lost answer it may post twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +32,7 @@ from sqlalchemy import text
 from qmon.alerts.burn import burn_alerts
 from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
-from qmon.alerts.sources import source_alerts
+from qmon.alerts.sources import source_alerts, stale_promises
 from qmon.alerts.webhook import post_json
 from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
@@ -51,6 +55,8 @@ _INSERT = text(
     " :blocks, :status, 0, :due, false, :hook, 0, :due) ON CONFLICT DO NOTHING"
 )
 LAST_RETRY_US = 3600_000_000
+CLOCK_SKEW_S = 3600
+"""How far before an alert's detection its Slack message may be stamped (clocks differ)."""
 
 
 @dataclass
@@ -82,13 +88,20 @@ def run_check(
 ) -> CheckReport:
     """Detect and (unless `dry_run`, or without `notify.slack`) record and deliver alerts as
     of `as_of_us`. Without a channel nothing is recorded, so that configuring Slack later
-    does not flood it with what was found before."""
+    does not flood it with what was found before.
+
+    A promise fed only by stale sources (`stale_promises`) is not evaluated: its instances raise
+    no alerts (the stale-source alert speaks for them) until its sources sync again."""
     result = run_audit(config, store, AuditQuery(as_of_us=as_of_us, keep_instances=True))
     promises = {p.id: p for p in config.promises}
+    not_evaluated = stale_promises(config, store, as_of_us)
     alerts = [
         Alert(promises[i.promise_id], i, "breached" if i.status == "breached" else "at_risk")
         for i in result.instances
-        if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
+        if i.promise_id not in not_evaluated
+        and (
+            (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
+        )
     ]
     report = CheckReport()
     notify = config.extra.get("notify")
@@ -205,7 +218,7 @@ def _deliver(
         due = conn.execute(
             text(
                 "SELECT promise_id, subject_type, subject_id, started_us, kind, route, text,"
-                " blocks, status, attempts, slack_channel, slack_ts FROM alerts"
+                " blocks, status, attempts, slack_channel, slack_ts, detected_us FROM alerts"
                 " WHERE (status = 'pending' OR update_pending) AND next_try_us <= :now"
                 " ORDER BY detected_us, promise_id, subject_id"
             ),
@@ -225,6 +238,7 @@ def _deliver(
         elif row.slack_ts is None:  # it went out in a digest: nothing to update in place
             _settle(store, [row], "update_pending = false", {})
         else:
+            _settle(store, [row], "attempts = attempts + 1", {})
             try:
                 channel.update(row.slack_channel, row.slack_ts, row.text, json.loads(row.blocks))
                 _settle(store, [row], "update_pending = false", {})
@@ -232,12 +246,21 @@ def _deliver(
             except DeliveryError as exc:
                 _postpone(store, [row], exc, now_us, report)
     for route, rows in posts.items():
+        try:
+            rows = _not_yet_posted(store, channel, route, rows, now_us, report)
+        except DeliveryError as exc:
+            _settle(store, rows, "attempts = attempts + 1", {})
+            _postpone(store, rows, exc, now_us, report)
+            continue
+        if not rows:
+            continue
         digest = len(rows) > spec.digest_over
         message = digest_message(len(rows), [r.text for r in rows], language) if digest else None
         for batch in [rows] if digest else [[r] for r in rows]:
             text_, blocks = message or (batch[0].text, json.loads(batch[0].blocks))
+            _settle(store, batch, "attempts = attempts + 1", {})  # from here on: uncertain
             try:
-                channel_id, ts = channel.post(route, text_, blocks)
+                channel_id, ts = channel.post(route, text_, blocks, [_slack_key(r) for r in batch])
             except DeliveryError as exc:
                 _postpone(store, batch, exc, now_us, report)
                 continue
@@ -246,6 +269,43 @@ def _deliver(
             _settle(store, batch, done, {"now": now_us, "c": channel_id,
                                          "ts": None if digest else ts})  # fmt: skip
             report.delivered += len(batch)
+
+
+def _slack_key(row: Any) -> str:
+    """An alert's ledger key, short and stable, for the metadata of its Slack message."""
+    raw = "\x1f".join(str(v) for v in (row.promise_id, row.subject_type, row.subject_id,
+                                          row.started_us, row.kind))  # fmt: skip
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def _not_yet_posted(
+    store: Store, channel: SlackChannel, route: str, rows: list[Any], now_us: int,
+    report: CheckReport,
+) -> list[Any]:  # fmt: skip
+    """The rows still to post. A row tried before (`attempts > 0`) may have reached Slack
+    although qmon never heard so (a crash between Slack's answer and the ledger's commit, or
+    an answer lost on the way): the channel's history is read for its key first, and a
+    message found there settles it as sent. Without the history scopes qmon posts again,
+    and says so (at least once rather than lost)."""
+    uncertain = [r for r in rows if r.attempts > 0]
+    if not uncertain:
+        return rows
+    since_s = min(r.detected_us for r in uncertain) / 1e6 - CLOCK_SKEW_S
+    try:
+        found = channel.find_posted(route, {_slack_key(r) for r in uncertain}, since_s)
+    except DeliveryError as exc:
+        if not exc.missing_scope:
+            raise
+        report.failed.append(f"{exc} (cannot check for duplicates; posting again)")
+        return rows
+    for row in uncertain:
+        posted = found.get(_slack_key(row))
+        if posted is not None:
+            done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
+                    " update_pending = false")  # fmt: skip
+            _settle(store, [row], done, {"now": now_us, "c": posted[0], "ts": posted[1]})
+            report.delivered += 1
+    return [r for r in rows if _slack_key(r) not in found]
 
 
 def _deliver_webhook(store: Store, url: str, now_us: int, report: CheckReport) -> None:
@@ -278,9 +338,9 @@ def _postpone(
     store: Store, rows: list[Any], error: DeliveryError, now_us: int, report: CheckReport
 ) -> None:
     report.failed.append(str(error))
-    for row in rows:
+    for row in rows:  # `attempts` was counted up before the try; it is the try's number - 1
         wait = min(LAST_RETRY_US, FIRST_RETRY_US * 2**row.attempts)
-        done = "attempts = attempts + 1, next_try_us = :next, last_error = :error"
+        done = "next_try_us = :next, last_error = :error"
         _settle(store, [row], done, {"next": now_us + wait, "error": str(error)})
 
 

@@ -4,6 +4,9 @@ A promise measured on stale data looks kept while work piles up unseen, so a sou
 last complete sync (every stream of it) is older than three sync intervals is alerted once,
 and once more when it syncs again. Each staleness episode is keyed by the last good sync it
 started from, so a source that fails again later is alerted again.
+
+While it is stale, the promises fed only by stale sources are "not evaluated", never "kept"
+(`stale_promises`): `qmon check` raises no instance alerts for them and `qmon status` lists them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.engine import Connection
 
 from qmon.config import QmonConfig
@@ -62,15 +65,50 @@ def last_complete_syncs(config: QmonConfig, store: Store) -> dict[str, int | Non
     return found
 
 
+def is_stale(config: QmonConfig, last_us: int | None, as_of_us: int) -> bool:
+    """Never completely synced, or last completely synced more than STALE_AFTER_INTERVALS sync
+    intervals (`schedule.sync`, default 15 minutes) before `as_of_us`."""
+    schedule = config.extra.get("schedule")
+    interval = schedule.sync if schedule is not None else DEFAULT_SYNC_INTERVAL_US
+    return last_us is None or as_of_us - last_us > STALE_AFTER_INTERVALS * interval
+
+
+def stale_promises(config: QmonConfig, store: Store, as_of_us: int) -> dict[str, list[str]]:
+    """Promise id -> the stale sources feeding it, for each promise all of whose events (of its
+    types) come from stale configured sources. A promise with no events, or with events from a
+    source that is not configured (file imports), is not in it. Without a stale source this
+    reads only the sync cursors."""
+    stale = {
+        name
+        for name, last in last_complete_syncs(config, store).items()
+        if is_stale(config, last, as_of_us)
+    }
+    types = sorted({t for p in config.promises for t in p.types()})
+    if not stale or not types:
+        return {}
+    query = text("SELECT DISTINCT type, source FROM events WHERE type IN :types").bindparams(
+        bindparam("types", expanding=True)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query, {"types": types}).all()
+    sources_of: dict[str, set[str]] = {}
+    for type_, source in rows:
+        sources_of.setdefault(type_, set()).add(source)
+    found: dict[str, list[str]] = {}
+    for promise in config.promises:
+        feeding = set().union(*(sources_of.get(t, set()) for t in promise.types()))
+        if feeding and feeding <= stale:
+            found[promise.id] = sorted(feeding)
+    return found
+
+
 def source_alerts(
     config: QmonConfig, store: Store, conn: Connection, as_of_us: int, language: str
 ) -> Iterator[SourceAlert]:
     """Stale sources, and sources that recovered from an alerted staleness."""
-    schedule = config.extra.get("schedule")
-    interval = schedule.sync if schedule is not None else DEFAULT_SYNC_INTERVAL_US
     words = WORDS[language]
     for name, last in last_complete_syncs(config, store).items():
-        if last is None or as_of_us - last > STALE_AFTER_INTERVALS * interval:
+        if is_stale(config, last, as_of_us):
             since = datetime.fromtimestamp((last or 0) / 1e6, tz=config.timezone)
             template = words["never"] if last is None else words["stale"]
             text_ = template.format(name=name, since=since.strftime("%Y-%m-%d %H:%M"))

@@ -17,7 +17,8 @@ def status(
     output: Output = typer.Option(Output.table, "--format", help="table or json (stable)."),
 ) -> None:
     """Show when each source last synced completely, when the last check ran, how many alerts
-    wait in the outbox (and why), and which promises have no data to be evaluated.
+    wait in the outbox (and why), and which promises have no data to be evaluated or are fed
+    only by a source that stopped syncing.
 
     Example: qmon status --format json
     """
@@ -42,5 +43,10 @@ def status(
     if outbox["last_error"]:
         waiting += f"; last error: {outbox['last_error']}"
     console.print(waiting, highlight=False, markup=False)
-    missing = ", ".join(data["not_evaluated"]) or "none"
+    stale = {s["promise"]: s["sources"] for s in data["stale_promises"]}
+    missing = ", ".join(p for p in data["not_evaluated"] if p not in stale) or "none"
     console.print(f"promises not evaluated (no data): {missing}", highlight=False)
+    if stale:
+        listed = ", ".join(f"{p} ({', '.join(sources)})" for p, sources in stale.items())
+        console.print(f"promises not evaluated (stale source): {listed}", highlight=False,
+                      markup=False)  # fmt: skip

@@ -2,7 +2,8 @@
 
 For each source, when all its streams last completed a sync; when the last check ran; what
 waits in the alert outbox (and why, if deliveries fail); and which promises cannot be
-evaluated at all (no kept or broken instance in the store: missing data is never "kept").
+evaluated at all (no kept or broken instance in the store, or fed only by sources that
+stopped syncing: missing or stale data is never "kept").
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from qmon.alerts.sources import last_complete_syncs
+from qmon.alerts.sources import last_complete_syncs, stale_promises
 from qmon.config import QmonConfig
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
@@ -27,7 +28,8 @@ class Status:
     alerts_waiting: int = 0
     oldest_waiting_us: int | None = None
     last_delivery_error: str | None = None
-    not_evaluated: list[str] = field(default_factory=list)
+    not_evaluated: list[str] = field(default_factory=list)  # includes the stale ones
+    stale_promises: dict[str, list[str]] = field(default_factory=dict)  # promise -> sources
 
     def as_json(self) -> dict[str, Any]:
         """The stable JSON of `qmon status --format json` (instants in UTC with `Z`)."""
@@ -41,6 +43,10 @@ class Status:
                 "last_error": self.last_delivery_error,
             },
             "not_evaluated": self.not_evaluated,
+            "stale_promises": [
+                {"promise": promise, "sources": sources}
+                for promise, sources in self.stale_promises.items()
+            ],
         }
 
 
@@ -63,7 +69,12 @@ def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
             )
         ).scalar_one_or_none()
     result = run_audit(config, store, AuditQuery(as_of_us=as_of_us))
-    status.not_evaluated = [p.id for p, tally in result.promises if tally.compliance is None]
+    status.stale_promises = stale_promises(config, store, as_of_us)
+    status.not_evaluated = [
+        p.id
+        for p, tally in result.promises
+        if tally.compliance is None or p.id in status.stale_promises
+    ]
     return status
 
 
