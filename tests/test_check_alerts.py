@@ -446,6 +446,9 @@ def test_status_lists_promises_fed_only_by_a_stale_source(tmp_path, database_url
     result = qmon("--config", path, "status", env=env)
     assert "promises not evaluated (no data): none" in result.stdout
     assert "promises not evaluated (stale source): callback-2h (hubspot)" in result.stdout
+    report = qmon("--config", path, "report", "weekly", env=env)  # its data health says so too
+    assert "alleen gevoed worden door een bron die niet" in report.stdout  # language: nl
+    assert "callback-2h (hubspot)" in report.stdout
 
 
 def test_stale_promises_follows_the_staleness_rule_and_reads_no_events_when_fresh(

@@ -95,13 +95,12 @@ def run_check(
     result = run_audit(config, store, AuditQuery(as_of_us=as_of_us, keep_instances=True))
     promises = {p.id: p for p in config.promises}
     not_evaluated = stale_promises(config, store, as_of_us)
+    # Stale data can also look like a burning budget: no instance alerts, no burn alerts.
+    evaluated = [i for i in result.instances if i.promise_id not in not_evaluated]
     alerts = [
         Alert(promises[i.promise_id], i, "breached" if i.status == "breached" else "at_risk")
-        for i in result.instances
-        if i.promise_id not in not_evaluated
-        and (
-            (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
-        )
+        for i in evaluated
+        if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
     ]
     report = CheckReport()
     notify = config.extra.get("notify")
@@ -158,7 +157,7 @@ def run_check(
                 )
         extra = [
             *source_alerts(config, store, conn, as_of_us, language),
-            *burn_alerts(config, result.instances, as_of_us, language),
+            *burn_alerts(config, evaluated, as_of_us, language),
         ]
         for notice in extra:
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": notice.text}}]

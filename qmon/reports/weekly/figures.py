@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from qmon.alerts.sources import last_complete_syncs
+from qmon.alerts.sources import last_complete_syncs, stale_promises
 from qmon.config import QmonConfig
 from qmon.promises.compliance import Tally, objective_met
 from qmon.promises.engine import Instance
@@ -156,6 +156,7 @@ class WeeklyFigures:
     overall: list[Tally]  # every promise together, per week
     sources: dict[str, int | None]  # last complete sync per source
     not_evaluated: list[str]  # promises with nothing decided this week
+    stale: dict[str, list[str]]  # promises fed only by stale sources -> those sources
     actions: list[Action] = field(default_factory=list)
 
 
@@ -212,6 +213,7 @@ def build(config: QmonConfig, store: Store, week: IsoWeek, as_of_us: int) -> Wee
         overall=overall,
         sources=last_complete_syncs(config, store),
         not_evaluated=[p.promise.id for p in promises if p.this.compliance is None],
+        stale=stale_promises(config, store, as_of_us),
         actions=[a for a in list_actions(config, store, as_of_us) if a.day >= weeks[0].monday()],
     )
 

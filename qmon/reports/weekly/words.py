@@ -55,6 +55,8 @@ _EN = {
     "no_sources": "No CRM source is configured; events come from file imports.",
     "not_evaluated_list": "Promises not evaluated this week (nothing kept or broken): {ids}",
     "all_evaluated": "Every promise was evaluated this week.",
+    "stale_list": "Not evaluated now: promises fed only by a source that stopped syncing "
+    "(their figures miss what happened since):",
     "actions": "Actions and their effect",
     "actions_none": "No improvement actions logged in these weeks (`qmon actions add`).",
     "kind": "Kind",
@@ -124,6 +126,8 @@ _NL = {
     "no_sources": "Er is geen CRM-bron ingesteld; de gebeurtenissen komen uit bestanden.",
     "not_evaluated_list": "Beloftes deze week niet beoordeeld (niets nagekomen of gebroken): {ids}",
     "all_evaluated": "Elke belofte is deze week beoordeeld.",
+    "stale_list": "Nu niet beoordeeld: beloftes die alleen gevoed worden door een bron die niet "
+    "meer synchroniseert (hun cijfers missen wat er sindsdien gebeurde):",
     "actions": "Acties en hun effect",
     "actions_none": "Geen verbeteracties vastgelegd in deze weken (`qmon actions add`).",
     "kind": "Soort",
