@@ -42,6 +42,7 @@ class ImportSummary:
     unchanged: int = 0
     skipped: int = 0
     duplicates: int = 0
+    purged: int = 0  # older than `qmon purge --before`: not stored
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -159,6 +160,7 @@ def import_files(
     summary.inserted = counts.inserted
     summary.updated = counts.updated
     summary.unchanged = counts.unchanged
+    summary.purged = counts.purged
     return summary
 
 

@@ -19,6 +19,7 @@ from qmon.cli import (
     demo_cmd,
     import_cmd,
     promises_cmd,
+    purge_cmd,
     report_cmd,
     run_cmd,
     status_cmd,
@@ -75,6 +76,7 @@ app.command("sync")(sync_cmd.sync)
 app.command("check")(check_cmd.check)
 app.command("status")(status_cmd.status)
 app.command("run")(run_cmd.run)
+app.command("purge")(purge_cmd.purge)
 app.add_typer(promises_cmd.app, name="promises")
 app.add_typer(sync_cmd.app, name="sources")
 app.add_typer(actions_cmd.app, name="actions")

@@ -92,6 +92,8 @@ def import_events(
 
 def _print_summary(s: ImportSummary) -> None:
     extra = f", {s.duplicates:,} repeated in the input" if s.duplicates else ""
+    if s.purged:
+        extra += f", {s.purged:,} older than the purge date (not stored)"
     console.print(
         f"read {s.read:,} rows: {s.inserted:,} inserted, {s.updated:,} updated, "
         f"{s.unchanged:,} unchanged, {s.skipped:,} skipped{extra}"

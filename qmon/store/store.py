@@ -23,6 +23,7 @@ from qmon.store.schema import EVENT_COLUMNS, TABLES, EventRow, SyncCursor
 RoleRow = tuple[str, str, int, str | int, str | None, str | None, str | None]
 
 _COLS = ", ".join(EVENT_COLUMNS)
+_OCCURRED = EVENT_COLUMNS.index("occurred_us")
 _CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
 
 
@@ -38,6 +39,11 @@ class IngestCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    purged: int = 0  # older than `qmon purge --before`: not stored again
+
+
+#: The agent mark holding `qmon purge`'s cut: events older than it are never stored again.
+PURGED_BEFORE = "purged_before"
 
 
 @dataclass
@@ -157,7 +163,7 @@ class Store:
         """A transaction for a bulk write: committed only if `commit()` is called inside."""
         with self.engine.connect() as conn:
             conn.begin()  # raw driver cursors below: make SQLAlchemy own the transaction
-            writer = EventWriter(conn, self.dialect)
+            writer = EventWriter(conn, self.dialect, _purge_floor(conn))
             try:
                 yield writer
             finally:
@@ -199,12 +205,14 @@ class Store:
             latest[change.record] = change
         counts = RecordCounts()
         with self.engine.begin() as conn:
+            floor = _purge_floor(conn)
             stored = self._record_rows(conn, source, list(latest))
             gone: list[dict[str, str]] = []
             rows: list[dict[str, Any]] = []
             for record, change in latest.items():
                 before = stored.get(record, set())
-                after = {_as_stored(ev, source) for ev in change.events}
+                after = {_as_stored(ev, source) for ev in change.events
+                         if floor is None or ev.occurred_us >= floor}  # fmt: skip
                 if change.deleted:
                     after = set()
                 if after == before:
@@ -317,6 +325,33 @@ class Store:
             ),
             {"s": source, "t": stream, "v": value},
         )
+
+    def purge_before(self, cut_us: int, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete events that happened before `cut_us` and the alerts about instances that
+        started before it, in one transaction, and remember the cut so that a later import
+        or full sync does not store such events again. Returns rows deleted per table (with
+        `dry_run`, what would be deleted)."""
+        where = {"events": "occurred_us < :cut", "alerts": "started_us < :cut"}
+        with self.engine.begin() as conn:
+            counts = {
+                table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE {cond}"),
+                                    {"cut": cut_us}).scalar_one()
+                for table, cond in where.items()
+            }  # fmt: skip
+            if dry_run:
+                return counts
+            for table, cond in where.items():
+                conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
+            floor = _purge_floor(conn)
+            if floor is None or cut_us > floor:
+                conn.execute(
+                    text(
+                        "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
+                        " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
+                    ),
+                    {"n": PURGED_BEFORE, "t": cut_us},
+                )
+        return counts
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -471,12 +506,20 @@ def _streams_in_chunks() -> bool:
     return capabilities is not None and capabilities.has_stream_chunked()
 
 
-class EventWriter:
-    """Bulk upserts inside one open transaction; counts what changed."""
+def _purge_floor(conn: Connection) -> int | None:
+    return conn.execute(
+        text("SELECT at_us FROM agent_marks WHERE name = :n"), {"n": PURGED_BEFORE}
+    ).scalar_one_or_none()
 
-    def __init__(self, conn: Connection, dialect: str) -> None:
+
+class EventWriter:
+    """Bulk upserts inside one open transaction; counts what changed. Rows older than the
+    purge floor (`qmon purge --before`) are left out and counted as `purged`."""
+
+    def __init__(self, conn: Connection, dialect: str, floor_us: int | None = None) -> None:
         self._conn = conn
         self._dialect = dialect
+        self._floor = floor_us
         self.committed = False
         self.counts = IngestCounts()
         self._written = 0
@@ -485,6 +528,10 @@ class EventWriter:
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
+        if self._floor is not None:
+            kept = [row for row in rows if row[_OCCURRED] >= self._floor]
+            self.counts.purged += len(rows) - len(kept)
+            rows = kept
         if not rows:
             return
         self._written += len(rows)
