@@ -98,3 +98,21 @@ def test_a_full_sync_does_not_bring_purged_events_back(tmp_path, database_url):
     assert counts.new == 1
     assert store.record_events("crm") == {"deals/9": ["x2"]}
     store.close()
+
+
+def test_purge_keeps_alerts_about_sources(tmp_path, database_url):
+    config = _setup(tmp_path, database_url)
+    store = Store.open(database_url)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alerts (promise_id, subject_type, subject_id, started_us, kind,"
+                " detected_us, route, text, blocks, status, attempts, next_try_us,"
+                " update_pending, webhook_pending, webhook_attempts, webhook_next_try_us)"
+                " VALUES ('source:hubspot', 'source', 'hubspot', 0, 'stale', 0, '', 't', '[]',"
+                " 'sent', 0, 0, false, false, 0, 0)"
+            )
+        )
+    store.close()
+    assert qmon("--config", config, "purge", "--before", "2026-01-01", "--yes").exit_code == 0
+    assert _ids(database_url)[1] == ["D2", "hubspot"]
