@@ -89,11 +89,10 @@ class Fulfilment:
 
 
 @dataclass
-class PromiseWeekly:
-    promise: Promise
-    weeks: list[Tally]  # oldest first; the last is the report's week
-    fulfil: list[Fulfilment]
-    budget: Tally  # the last BUDGET_WEEKS weeks together
+class _Weekly:
+    """Twelve weeks of tallies, oldest first; the last is the report's week."""
+
+    weeks: list[Tally]
 
     @property
     def this(self) -> Tally:
@@ -102,6 +101,13 @@ class PromiseWeekly:
     @property
     def last(self) -> Tally:
         return self.weeks[-2]
+
+
+@dataclass
+class PromiseWeekly(_Weekly):
+    promise: Promise
+    fulfil: list[Fulfilment]
+    budget: Tally  # the last BUDGET_WEEKS weeks together
 
     @property
     def objective_met(self) -> bool | None:
@@ -119,19 +125,10 @@ class PromiseWeekly:
 
 
 @dataclass
-class PhaseWeekly:
+class PhaseWeekly(_Weekly):
     phase: str
-    weeks: list[Tally]
     pain_points: list[tuple[Promise, int]]  # most breaches this week first
     objectives: list[bool | None]  # each promise's objective met this week
-
-    @property
-    def this(self) -> Tally:
-        return self.weeks[-1]
-
-    @property
-    def last(self) -> Tally:
-        return self.weeks[-2]
 
 
 @dataclass
@@ -231,7 +228,8 @@ def _promise_weekly(promise: Promise, weeks: list[list[Instance]]) -> PromiseWee
     budget = Tally()
     for tally in tallies[-BUDGET_WEEKS:]:
         budget.merge(tally)
-    return PromiseWeekly(promise, tallies, [_fulfilment(w) for w in weeks], budget)
+    fulfil = [_fulfilment(w) for w in weeks]
+    return PromiseWeekly(weeks=tallies, promise=promise, fulfil=fulfil, budget=budget)
 
 
 def _tally(instances: Iterable[Instance]) -> Tally:
@@ -264,7 +262,8 @@ def _phases(config: QmonConfig, promises: list[PromiseWeekly]) -> list[PhaseWeek
             key=lambda pair: -pair[1],
         )
         found.append(
-            PhaseWeekly(phase, weeks, hurting[:PAIN_POINTS], [m.objective_met for m in members])
+            PhaseWeekly(weeks=weeks, phase=phase, pain_points=hurting[:PAIN_POINTS],
+                        objectives=[m.objective_met for m in members])  # fmt: skip
         )
     return found
 
