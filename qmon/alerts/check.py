@@ -119,7 +119,8 @@ def run_check(
             is_new = _key(alert) not in known
             if not is_new and (alert.kind != "breached" or alert.instance.stopped_us is None):
                 continue  # already in the ledger, nothing to change: no link, no message
-            link = _link(conn, alert.instance)
+            i = alert.instance
+            link = Store.subject_link(conn, alert.promise.types(), i.subject_type, i.subject_id)
             message = render(alert.kind, alert.promise, alert.instance, link, as_of_us,
                              config.timezone, language)  # fmt: skip
             inserted = conn.execute(
@@ -389,17 +390,6 @@ def _route(slack: SlackSpec | None, alert: Alert) -> str:
             continue
         return route.channel
     return slack.channel
-
-
-def _link(conn, instance: Instance) -> str | None:  # type: ignore[no-untyped-def]
-    """The CRM link of the subject's earliest event that has one."""
-    return conn.execute(
-        text(
-            "SELECT link FROM events WHERE subject_type = :t AND subject_id = :i"
-            " AND link IS NOT NULL ORDER BY occurred_us LIMIT 1"
-        ),
-        {"t": instance.subject_type, "i": instance.subject_id},
-    ).scalar_one_or_none()
 
 
 def _key(alert: Alert) -> tuple[object, ...]:
