@@ -1083,11 +1083,7 @@ def _json_list(params: Mapping[str, Any], name: str, error: str) -> list[Any] | 
     value = params.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise _ApiError(error) from None
+    value = _parsed(value, error)
     if not isinstance(value, list):
         raise _ApiError(error)
     return copy.deepcopy(value)
@@ -1122,17 +1118,23 @@ def _int_param(params: Mapping[str, Any], name: str, default: int, error: str) -
         raise _ApiError(error) from None
 
 
+def _parsed(value: Any, error: str) -> Any:
+    """An argument that is JSON: as sent in a JSON body, or parsed from a form's string."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise _ApiError(error) from None
+
+
 def _metadata(value: Any) -> dict[str, Any] | None:
     """``chat.postMessage``'s ``metadata``: an object (JSON body) or a JSON string (form body)
     with a string ``event_type`` and an object ``event_payload``; else
     ``invalid_metadata_format`` (not JSON) or ``invalid_metadata_schema`` (documented codes)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise _ApiError("invalid_metadata_format") from None
+    value = _parsed(value, "invalid_metadata_format")
     if not (isinstance(value, dict) and isinstance(value.get("event_type"), str)
             and isinstance(value.get("event_payload"), dict)):
         raise _ApiError("invalid_metadata_schema")
