@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from qmon.config import QmonConfig
 from qmon.reports.audit_format import format_duration, percent
-from qmon.reports.weekly.figures import WeeklyFigures, trend
+from qmon.reports.weekly.figures import BREACHES_LISTED, WeeklyFigures, trend
 from qmon.reports.weekly.style import ARROWS, Chart, phase_colour
 from qmon.reports.weekly.voice import has_voice
 from qmon.reports.weekly.words import Words
@@ -110,6 +110,7 @@ def _context(config: QmonConfig, figures: WeeklyFigures, words: Words) -> dict[s
         "as_of": local(figures.as_of_us),
         "as_of_iso": iso_z(figures.as_of_us),
         "has_voice": has_voice(figures.voice),
+        "listed": BREACHES_LISTED,
         "labels": [f"W{w.week:02d}" for w in figures.weeks],
         "local": local,
         "objective": objective,
