@@ -263,3 +263,25 @@ promises:
     text = qmon("--config", config, "report", "weekly", "--as-of", "2026-11-25T00:00:00Z").stdout
     assert "error budget left (28 days): 50 %" in text
     assert "- W47: compliance 97.5 %, NPS 25, CSAT 67, CES 6.0" in text
+
+
+def test_breaches_beyond_the_listed_ones_are_counted_not_dropped(tmp_path: Path):
+    from qmon.events import Event
+    from qmon.reports.weekly.figures import BREACHES_LISTED
+
+    config = tmp_path / "qmon.yaml"
+    config.write_text(
+        f"""version: 1
+database: sqlite:///{tmp_path / "q.db"}
+promises:
+  - {{id: quote-24h, phase: sales, start: quote.requested, stop: quote.sent, within: 24h}}
+"""
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'q.db'}")
+    start = to_us(datetime(2026, 11, 17, 9, tzinfo=UTC))
+    store.ingest(Event("f", f"r{k}", start + k * 60_000_000, "quote.requested", "deal", f"D{k}")
+                 for k in range(BREACHES_LISTED + 2))  # fmt: skip
+    store.close()
+    text = qmon("--config", config, "report", "weekly", "--as-of", AS_OF).stdout
+    assert text.count("- quote-24h deal D") == BREACHES_LISTED
+    assert "and 2 more (see `qmon audit --instances`)" in text
