@@ -30,7 +30,7 @@ from qmon.alerts.check import run_check
 from qmon.config import QmonConfig
 from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
-from qmon.reports.weekly.delivery import DEFAULT_AT, send_due
+from qmon.reports.weekly.delivery import send_due
 from qmon.store import Store
 from qmon.sync import run_sync
 from qmon.timeutil import now_us
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 #: The advisory lock an agent takes: one per store, i.e. per schema (several stores may share
 #: a database).
 LOCK_KEY_SQL = "hashtext('qmon agent ' || current_schema())"
-DEFAULT_SYNC_US = 15 * 60_000_000
-DEFAULT_CHECK_US = 5 * 60_000_000
 
 
 class AgentBusy(QmonError):
@@ -78,17 +76,17 @@ def agent_lock(store: Store) -> Iterator[None]:
         handle.close()
 
 
-def _weekly_trigger(config: QmonConfig, schedule: Any, retry_us: int) -> Any:
+def _weekly_trigger(config: QmonConfig) -> Any:
     """On time at the configured weekday and hour, and at every check interval in between so
     that a report the SMTP server did not take is retried (`send_due` sends it once)."""
     from apscheduler.triggers.combining import OrTrigger
     from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
-    weekday, hour, minute = schedule.weekly_report if schedule is not None else DEFAULT_AT
+    weekday, hour, minute = config.schedule.weekly_report
     return OrTrigger([
         CronTrigger(day_of_week=weekday, hour=hour, minute=minute, timezone=config.timezone),
-        IntervalTrigger(seconds=retry_us / 1e6, timezone=config.timezone),
+        IntervalTrigger(seconds=config.schedule.check / 1e6, timezone=config.timezone),
     ])  # fmt: skip
 
 
@@ -100,9 +98,7 @@ def run_agent(
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
-    schedule = config.extra.get("schedule")
-    sync_us = schedule.sync if schedule is not None else DEFAULT_SYNC_US
-    check_us = schedule.check if schedule is not None else DEFAULT_CHECK_US
+    sync_us, check_us = config.schedule.sync, config.schedule.check
 
     def job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
@@ -129,7 +125,7 @@ def run_agent(
                           **defaults)  # fmt: skip
         if getattr(config.extra.get("notify"), "email", None) is not None:
             scheduler.add_job(job("weekly_report", lambda: send_due(config, store, now_us())),
-                              _weekly_trigger(config, schedule, check_us), next_run_time=first,
+                              _weekly_trigger(config), next_run_time=first,
                               id="weekly_report", **defaults)  # fmt: skip
         for sig in (signal.SIGTERM, signal.SIGINT):
             if threading.current_thread() is threading.main_thread():

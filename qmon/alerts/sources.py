@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection
 from qmon.config import QmonConfig
 from qmon.store import Store
 
-DEFAULT_SYNC_INTERVAL_US = 15 * 60_000_000
 STALE_AFTER_INTERVALS = 3
 
 WORDS = {
@@ -68,8 +67,7 @@ def last_complete_syncs(config: QmonConfig, store: Store) -> dict[str, int | Non
 def is_stale(config: QmonConfig, last_us: int | None, as_of_us: int) -> bool:
     """Never completely synced, or last completely synced more than STALE_AFTER_INTERVALS sync
     intervals (`schedule.sync`, default 15 minutes) before `as_of_us`."""
-    schedule = config.extra.get("schedule")
-    interval = schedule.sync if schedule is not None else DEFAULT_SYNC_INTERVAL_US
+    interval = config.schedule.sync
     return last_us is None or as_of_us - last_us > STALE_AFTER_INTERVALS * interval
 
 

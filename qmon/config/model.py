@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from qmon.connectors.registry import SourceConfig
 from qmon.promises.calendar import BusinessCalendar
 from qmon.promises.promise import Promise
+
+if TYPE_CHECKING:
+    from qmon.config.spec import ScheduleSpec
 
 DEFAULT_PHASES: tuple[str, ...] = ("pre-sales", "sales", "after-sales")
 DEFAULT_DATABASE = "sqlite:///qmon.db"
@@ -39,6 +42,14 @@ class QmonConfig:
     promises: tuple[Promise, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
+
+    @property
+    def schedule(self) -> ScheduleSpec:
+        """The `schedule:` section, or its defaults when the file has none: the one place
+        the agent, staleness and the weekly report read their intervals and times from."""
+        from qmon.config.spec import ScheduleSpec  # spec imports this module
+
+        return self.extra.get("schedule") or ScheduleSpec()
 
     def promise(self, promise_id: str) -> Promise | None:
         return next((p for p in self.promises if p.id == promise_id), None)

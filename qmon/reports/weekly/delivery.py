@@ -23,7 +23,6 @@ from qmon.timeutil import to_us
 log = logging.getLogger(__name__)
 
 MARK = "weekly_report"
-DEFAULT_AT = (0, 8, 0)  # Monday 08:00
 
 
 def make(config: QmonConfig, store: Store, week: IsoWeek, as_of_us: int, *,
@@ -42,8 +41,7 @@ def mail(config: QmonConfig, report: RenderedReport) -> None:
 def due_week(config: QmonConfig, store: Store, now_us: int) -> IsoWeek | None:
     """The week whose report is due now and not yet sent, if any."""
     tz = config.timezone
-    schedule = config.extra.get("schedule")
-    weekday, hour, minute = schedule.weekly_report if schedule is not None else DEFAULT_AT
+    weekday, hour, minute = config.schedule.weekly_report
     week = last_complete_week(now_us, tz)
     due_day = week.shift(1).monday() + timedelta(days=weekday)
     due_us = to_us(datetime.combine(due_day, time(hour, minute), tzinfo=tz))
