@@ -266,13 +266,7 @@ class Store:
     def mark(self, name: str, at_us: int) -> None:
         """Record that `name` (e.g. `check`) completed at `at_us`."""
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
-                    " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
-                ),
-                {"n": name, "t": at_us},
-            )
+            _set_mark(conn, name, at_us)
 
     def marks(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -347,13 +341,7 @@ class Store:
                 conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
             floor = _purge_floor(conn)
             if floor is None or cut_us > floor:
-                conn.execute(
-                    text(
-                        "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
-                        " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
-                    ),
-                    {"n": PURGED_BEFORE, "t": cut_us},
-                )
+                _set_mark(conn, PURGED_BEFORE, cut_us)
         return counts
 
     # -- reading ---------------------------------------------------------------------------
@@ -507,6 +495,16 @@ def _streams_in_chunks() -> bool:
 
     capabilities = getattr(psycopg, "capabilities", None)
     return capabilities is not None and capabilities.has_stream_chunked()
+
+
+def _set_mark(conn: Connection, name: str, at_us: int) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
+            " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
+        ),
+        {"n": name, "t": at_us},
+    )
 
 
 def _purge_floor(conn: Connection) -> int | None:
