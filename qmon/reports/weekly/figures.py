@@ -11,6 +11,7 @@ in its week, as kept or broken once it is decided, and as open until then.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -211,16 +212,13 @@ def build(config: QmonConfig, store: Store, week: IsoWeek, as_of_us: int) -> Wee
         sources=last_complete_syncs(config, store),
         not_evaluated=[p.promise.id for p in promises if p.this.compliance is None],
         stale=stale_promises(config, store, as_of_us),
-        actions=[a for a in list_actions(config, store, as_of_us) if a.day >= weeks[0].monday()],
+        actions=list_actions(config, store, as_of_us, since=weeks[0].monday()),
     )
 
 
 def _week_index(bounds: list[int], started_us: int) -> int:
-    # Few weeks: a linear scan from the newest is as fast as bisect and clearer.
-    for k in range(len(bounds) - 2, -1, -1):
-        if started_us >= bounds[k]:
-            return k
-    raise AssertionError("instance outside the queried weeks")
+    """Which week (between consecutive `bounds`) an instant falls in."""
+    return bisect_right(bounds, started_us) - 1
 
 
 def _promise_weekly(promise: Promise, weeks: list[list[Instance]]) -> PromiseWeekly:

@@ -13,6 +13,7 @@ A response without a numeric score is not counted; a week without responses has 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from qmon.store import Store
@@ -50,8 +51,7 @@ def voice_by_week(store: Store, bounds: list[int]) -> list[VoiceWeek]:
         number = _number(score)
         if number is None:
             continue
-        index = max(k for k, start in enumerate(bounds[:-1]) if occurred >= start)
-        weeks[index].scores.setdefault(TYPES[kind], []).append(number)
+        weeks[bisect_right(bounds, occurred) - 1].scores.setdefault(TYPES[kind], []).append(number)
     return weeks
 
 
