@@ -17,6 +17,7 @@ from qmon.config import load_config
 from qmon.demo.generator import generate_events, write_demo
 from qmon.promises.compliance import Tally
 from qmon.promises.engine import Instance
+from qmon.reports.actions import list_actions
 from qmon.reports.audit_format import percent
 from qmon.reports.weekly import IsoWeek, build, last_complete_week
 from qmon.reports.weekly.figures import _fulfilment, trend
@@ -285,3 +286,24 @@ promises:
     text = qmon("--config", config, "report", "weekly", "--as-of", AS_OF).stdout
     assert text.count("- quote-24h deal D") == BREACHES_LISTED
     assert "and 2 more (see `qmon audit --instances`)" in text
+
+
+def test_actions_of_the_twelve_weeks_show_with_their_effect(demo: Path):
+    for day, text in (("2026-10-05", "Dagelijkse controle op open offertes"),
+                      ("2026-06-01", "Te oud voor dit rapport")):  # fmt: skip
+        added = qmon("--config", demo, "actions", "add", "quote-24h", text, "--kind",
+                     "corrective", "--date", day)  # fmt: skip
+        assert added.exit_code == 0, added.output
+    report = qmon("--config", demo, "report", "weekly", "--as-of", AS_OF).stdout
+    config = load_config(demo)
+    store = Store.open(config.database_url)
+    try:
+        [effect] = [a for a in list_actions(config, store, to_us(END)) if a.day.month == 10]
+    finally:
+        store.close()
+    assert effect.before is not None and effect.after is not None
+    assert (
+        f"- 2026-10-05 quote-24h (corrective): Dagelijkse controle op open offertes; "
+        f"4 weeks before {percent(effect.before)}, after {percent(effect.after)}"
+    ) in report
+    assert "Te oud voor dit rapport" not in report

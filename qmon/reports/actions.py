@@ -45,11 +45,18 @@ def add(store: Store, promise_id: str, kind: str, description: str, day: date, n
         return int(conn.execute(text("SELECT max(id) FROM actions")).scalar_one())
 
 
-def list_actions(config: QmonConfig, store: Store, now_us: int) -> list[Action]:
-    """Every action, oldest day first, with the effect of the corrective ones."""
+def list_actions(
+    config: QmonConfig, store: Store, now_us: int, since: date | None = None
+) -> list[Action]:
+    """Every action (from `since` on), oldest day first, with the effect of the corrective
+    ones (two audits each, so only for the actions asked for)."""
     with store.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT id, promise_id, kind, description, day FROM actions ORDER BY day, id")
+            text(
+                "SELECT id, promise_id, kind, description, day FROM actions WHERE day >= :since"
+                " ORDER BY day, id"
+            ),
+            {"since": (since or date.min).isoformat()},
         ).all()
     found = []
     for rid, promise_id, kind, description, day in rows:
