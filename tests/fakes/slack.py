@@ -949,7 +949,10 @@ class FakeSlack:
         unless ``inclusive``); ``limit`` 1-999, default 100 (``invalid_limit``). Message
         ``metadata`` is included only with ``include_all_metadata`` (the method reference's
         argument; that Slack leaves it out otherwise is the stricter reading). Answer: ``{"ok",
-        "messages", "has_more", "pin_count", "response_metadata": {"next_cursor"}}``.
+        "messages", "has_more", "pin_count", "response_metadata": {"next_cursor"}}``. Not
+        modelled: the 1 request a minute and 15 messages a page that Slack imposes since 2025
+        on apps distributed commercially outside its Marketplace (internal apps, as qmon is
+        installed, keep Tier 3).
         """
         channel = self._visible(params, by_name=False)
         self._require_scope("groups:history" if channel.is_private else "channels:history")
@@ -959,8 +962,8 @@ class FakeSlack:
         if not 1 <= limit <= HISTORY_MAX_LIMIT:
             raise _ApiError("invalid_limit")
         inclusive = _flag(params.get("inclusive"))
-        oldest = _ts_bound(params.get("oldest"))
-        latest = _ts_bound(params.get("latest"))
+        oldest = _ts_bound(params, "oldest")
+        latest = _ts_bound(params, "latest")
 
         def within(message: Message) -> bool:
             key = _ts_key(message.ts)
@@ -1141,14 +1144,16 @@ def _metadata(value: Any) -> dict[str, Any] | None:
     return copy.deepcopy(value)
 
 
-def _ts_bound(value: Any) -> tuple[int, int] | None:
-    """``oldest``/``latest``: a Slack ts or Unix seconds, as (seconds, microseconds)."""
+def _ts_bound(params: Mapping[str, Any], name: str) -> tuple[int, int] | None:
+    """``oldest``/``latest``: a Slack ts or Unix seconds, as (seconds, microseconds); not a
+    number is ``invalid_ts_oldest`` / ``invalid_ts_latest`` (assumed codes)."""
+    value = params.get(name)
     if value is None or value == "":
         return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):
-        raise _ApiError("invalid_ts_oldest") from None  # assumed code
+        raise _ApiError(f"invalid_ts_{name}") from None
     whole = math.floor(seconds)
     return whole, round((seconds - whole) * 1_000_000)
 
