@@ -621,3 +621,57 @@ def test_test_side_mistakes_raise(fake: FakeSlack) -> None:
     stopped = FakeSlack()
     with pytest.raises(RuntimeError, match="not started"):
         stopped.base_url  # noqa: B018
+
+
+# --- conversations.history and message metadata ----------------------------------------------
+
+
+def test_history_is_newest_first_paged_and_bounded(fake: FakeSlack, client: WebClient) -> None:
+    channel = fake.channel("alerts").id
+    posted = [client.chat_postMessage(channel="#alerts", text=f"m{k}")["ts"] for k in range(5)]
+    first = client.conversations_history(channel=channel, limit=2)
+    assert [m["text"] for m in first["messages"]] == ["m4", "m3"]
+    assert first["has_more"] is True
+    second = client.conversations_history(
+        channel=channel, limit=2, cursor=first["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
+    since = client.conversations_history(channel=channel, oldest=posted[3])
+    assert [m["text"] for m in since["messages"]] == ["m4"]  # exclusive by default
+    since = client.conversations_history(channel=channel, oldest=posted[3], inclusive=True)
+    assert [m["text"] for m in since["messages"]] == ["m4", "m3"]
+    assert since["has_more"] is False and since["response_metadata"]["next_cursor"] == ""
+
+
+def test_metadata_comes_back_only_when_asked_for(fake: FakeSlack, client: WebClient) -> None:
+    metadata = {"event_type": "qmon_alert", "event_payload": {"alerts": ["k1"]}}
+    client.chat_postMessage(channel="#alerts", text="alert", metadata=metadata)
+    channel = fake.channel("alerts").id
+    [plain] = client.conversations_history(channel=channel)["messages"]
+    assert "metadata" not in plain
+    [full] = client.conversations_history(channel=channel, include_all_metadata=True)["messages"]
+    assert full["metadata"] == metadata
+    with pytest.raises(SlackApiError) as bad:
+        client.chat_postMessage(channel="#alerts", text="x", metadata={"event_type": "only"})
+    assert bad.value.response["error"] == "invalid_metadata_schema"
+
+
+def test_history_needs_an_id_membership_and_the_scope(fake: FakeSlack, client: WebClient) -> None:
+    def error(**kwargs: object) -> str:
+        with pytest.raises(SlackApiError) as raised:
+            client.conversations_history(**kwargs)
+        return raised.value.response["error"]
+
+    assert error(channel="#alerts") == "channel_not_found"  # an ID, not a name
+    other = fake.add_channel("elsewhere")  # its id
+    fake.set_member("elsewhere", False)
+    assert error(channel=other) == "not_in_channel"
+    assert error(channel=fake.channel("alerts").id, limit=1000) == "invalid_limit"
+    fake.scopes.remove("channels:history")
+    assert error(channel=fake.channel("alerts").id) == "missing_scope"
+
+
+def test_a_lost_answer_still_posts(fake: FakeSlack, client: WebClient) -> None:
+    fake.lose_answer_next(method="chat.postMessage")
+    with pytest.raises((RemoteDisconnected, URLError, ConnectionError)):
+        client.chat_postMessage(channel="#alerts", text="did it arrive?")
+    assert fake.texts("alerts") == ["did it arrive?"]
