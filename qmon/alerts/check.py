@@ -55,6 +55,8 @@ _INSERT = text(
     " :blocks, :status, 0, :due, false, :hook, 0, :due) ON CONFLICT DO NOTHING"
 )
 LAST_RETRY_US = 3600_000_000
+_SENT = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
+         " update_pending = false")  # fmt: skip
 CLOCK_SKEW_S = 3600
 """How far before an alert's detection its Slack message may be stamped (clocks differ)."""
 
@@ -264,10 +266,8 @@ def _deliver(
             except DeliveryError as exc:
                 _postpone(store, batch, exc, now_us, report)
                 continue
-            done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
-                    " update_pending = false")  # fmt: skip
-            _settle(store, batch, done, {"now": now_us, "c": channel_id,
-                                         "ts": None if digest else ts})  # fmt: skip
+            _settle(store, batch, _SENT, {"now": now_us, "c": channel_id,
+                                          "ts": None if digest else ts})  # fmt: skip
             report.delivered += len(batch)
 
 
@@ -301,9 +301,7 @@ def _not_yet_posted(
     for row in uncertain:
         posted = found.get(_slack_key(row))
         if posted is not None:
-            done = ("status = 'sent', sent_us = :now, slack_channel = :c, slack_ts = :ts,"
-                    " update_pending = false")  # fmt: skip
-            _settle(store, [row], done, {"now": now_us, "c": posted[0], "ts": posted[1]})
+            _settle(store, [row], _SENT, {"now": now_us, "c": posted[0], "ts": posted[1]})
             report.delivered += 1
     return [r for r in rows if _slack_key(r) not in found]
 
