@@ -82,6 +82,7 @@ class CheckReport:
     delivered: int = 0
     updated: int = 0
     failed: list[str] = field(default_factory=list)  # why deliveries failed this run
+    warnings: list[str] = field(default_factory=list)  # delivered, but not as well as it could
     pending: int = 0  # still waiting after this run
 
 
@@ -296,7 +297,7 @@ def _not_yet_posted(
     except DeliveryError as exc:
         if not exc.missing_scope:
             raise
-        report.failed.append(f"{exc} (cannot check for duplicates; posting again)")
+        report.warnings.append(f"{exc} (cannot check for duplicates; posting again)")
         return rows
     for row in uncertain:
         posted = found.get(_slack_key(row))

@@ -61,6 +61,8 @@ def check(
             + (f"; {report.webhooks} to the webhook" if report.webhooks else ""),
             highlight=False,
         )
+    for warning in dict.fromkeys(report.warnings):
+        err_console.print(f"warning: {warning}", markup=False, highlight=False)
     for reason in dict.fromkeys(report.failed):
         err_console.print(f"not delivered: {reason}", markup=False, highlight=False)
     if report.failed:
