@@ -17,7 +17,7 @@ from matplotlib.patches import Polygon
 from qmon.promises.compliance import Tally
 from qmon.reports.weekly.figures import PhaseWeekly, PromiseWeekly, WeeklyFigures, trend
 from qmon.reports.weekly.style import AMBER, ARROWS, BLUE, GREEN, INK, RED, Chart, phase_colour
-from qmon.reports.weekly.voice import VoiceWeek
+from qmon.reports.weekly.voice import VoiceWeek, has_voice
 from qmon.reports.weekly.words import Words
 
 DPI = 100
@@ -27,7 +27,7 @@ def all_charts(figures: WeeklyFigures, words: Words) -> list[Chart]:
     labels = [f"W{w.week:02d}" for w in figures.weeks]
     charts = [journey(figures.phases, words), phase_trends(figures.phases, labels, words)]
     charts += [promise_trend(p, labels, words) for p in figures.promises]
-    if any(week.scores for week in figures.voice):
+    if has_voice(figures.voice):
         charts.append(voice(figures.voice, figures.overall, labels, words))
     return charts
 

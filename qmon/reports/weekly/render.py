@@ -50,7 +50,8 @@ class RenderedReport:
                 c.name: "data:image/png;base64," + base64.b64encode(c.png).decode("ascii")
                 for c in self.charts
             }
-        return _ENV.get_template("weekly.html.j2").render(self.context, images=sources)
+        alts = {c.name: c.alt for c in self.charts}
+        return _ENV.get_template("weekly.html.j2").render(self.context, images=sources, alts=alts)
 
 
 def render(config: QmonConfig, figures: WeeklyFigures, *, charts: bool = True) -> RenderedReport:
