@@ -123,7 +123,7 @@ def run_agent(
         scheduler.add_job(job("check", lambda: run_check(config, store, now_us())), "interval",
                           seconds=check_us / 1e6, next_run_time=first, id="check",
                           **defaults)  # fmt: skip
-        if getattr(config.extra.get("notify"), "email", None) is not None:
+        if config.notify.email is not None:
             scheduler.add_job(job("weekly_report", lambda: send_due(config, store, now_us())),
                               _weekly_trigger(config), next_run_time=first,
                               id="weekly_report", **defaults)  # fmt: skip

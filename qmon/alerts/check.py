@@ -106,10 +106,8 @@ def run_check(
         if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
     ]
     report = CheckReport()
-    notify = config.extra.get("notify")
-    slack: SlackSpec | None = getattr(notify, "slack", None)
-    webhook = getattr(notify, "webhook", None)
-    language = config.extra.get("language") or "en"
+    slack, webhook = config.notify.slack, config.notify.webhook
+    language = config.language
     known = _known_keys(store, alerts)
     if dry_run or (slack is None and webhook is None):  # nowhere to send: list, record nothing
         report.found = [a for a in alerts if _key(a) not in known]

@@ -62,7 +62,7 @@ def weekly(
         raise bad_argument("--week", str(exc)) from None
     if chosen.start_us(tz) > as_of_us:
         raise bad_argument("--week", f"{chosen} has not started yet (as of {as_of or 'now'})")
-    if send_mail and getattr(config.extra.get("notify"), "email", None) is None:
+    if send_mail and config.notify.email is None:
         raise bad_argument("--send", "notify.email is not configured in the config file")
     store = open_store(config)
     try:
@@ -77,7 +77,7 @@ def weekly(
         console.print(f"weekly report {chosen} written to {out}", highlight=False)
     if send_mail:
         mail(config, report)
-        to = ", ".join(config.extra["notify"].email.to)
+        to = ", ".join(config.notify.email.to)
         console.print(f"weekly report {chosen} sent to {to}", highlight=False)
     if out is None and not send_mail:
         typer.echo(report.text, nl=False)

@@ -12,7 +12,7 @@ from qmon.promises.calendar import BusinessCalendar
 from qmon.promises.promise import Promise
 
 if TYPE_CHECKING:
-    from qmon.config.spec import ScheduleSpec
+    from qmon.config.spec import NotifySpec, ScheduleSpec
 
 DEFAULT_PHASES: tuple[str, ...] = ("pre-sales", "sales", "after-sales")
 DEFAULT_DATABASE = "sqlite:///qmon.db"
@@ -50,6 +50,18 @@ class QmonConfig:
         from qmon.config.spec import ScheduleSpec  # spec imports this module
 
         return self.extra.get("schedule") or ScheduleSpec()
+
+    @property
+    def language(self) -> str:
+        """`language:` for alerts and reports: `nl` or `en` (the default)."""
+        return self.extra.get("language") or "en"
+
+    @property
+    def notify(self) -> NotifySpec:
+        """The `notify:` section; each channel (slack, email, webhook) None when not set."""
+        from qmon.config.spec import NotifySpec  # spec imports this module
+
+        return self.extra.get("notify") or NotifySpec()
 
     def promise(self, promise_id: str) -> Promise | None:
         return next((p for p in self.promises if p.id == promise_id), None)

@@ -32,7 +32,7 @@ def make(config: QmonConfig, store: Store, week: IsoWeek, as_of_us: int, *,
 
 def mail(config: QmonConfig, report: RenderedReport) -> None:
     """Send a report to `notify.email`; raises `MailError`."""
-    spec = getattr(config.extra.get("notify"), "email", None)
+    spec = config.notify.email
     if spec is None:
         raise MailError("notify.email is not configured: there is nowhere to send the report")
     send(build_message(report, spec), spec)

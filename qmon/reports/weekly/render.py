@@ -56,7 +56,7 @@ class RenderedReport:
 
 def render(config: QmonConfig, figures: WeeklyFigures, *, charts: bool = True) -> RenderedReport:
     """Words and (unless `charts=False`, for text only) the charts of a report."""
-    words = Words(config.extra.get("language") or "en")
+    words = Words(config.language)
     context = _context(config, figures, words)
     context["subject"] = words["title"].format(week=figures.week)
     text = _ENV.get_template("weekly.txt.j2").render(context)
