@@ -19,10 +19,11 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 
@@ -40,6 +41,12 @@ log = logging.getLogger(__name__)
 #: The advisory lock an agent takes: one per store, i.e. per schema (several stores may share
 #: a database).
 LOCK_KEY_SQL = "hashtext('qmon agent ' || current_schema())"
+
+
+class JobObserver(Protocol):
+    """Told when each agent job finishes (e.g. `qmon.ops.metrics`)."""
+
+    def job_finished(self, name: str, seconds: float, ok: bool) -> None: ...
 
 
 class AgentBusy(QmonError):
@@ -92,9 +99,10 @@ def _weekly_trigger(config: QmonConfig) -> Any:
 
 def run_agent(
     config: QmonConfig, store: Store, *, stop: threading.Event | None = None,
-    on_job: Callable[[str, Any], None] | None = None,
+    on_job: Callable[[str, Any], None] | None = None, metrics: JobObserver | None = None,
 ) -> None:  # fmt: skip
-    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    """Run until SIGTERM/SIGINT (or `stop` is set). `on_job` sees each job's result;
+    `metrics` is told each job's duration and outcome."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
@@ -102,13 +110,19 @@ def run_agent(
 
     def job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
         def run() -> None:
+            started = time.monotonic()
             try:
                 result = work()
-                log.info("%s done", name)
-                if on_job:
-                    on_job(name, result)
             except Exception:  # a failed job is logged; the next run tries again
                 log.exception("%s failed", name)
+                if metrics:
+                    metrics.job_finished(name, time.monotonic() - started, False)
+                return
+            log.info("%s done", name)
+            if metrics:
+                metrics.job_finished(name, time.monotonic() - started, True)
+            if on_job:
+                on_job(name, result)
 
         return run
 
