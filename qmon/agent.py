@@ -1,15 +1,28 @@
-"""`qmon run`: the agent. Syncs, checks and sends the weekly report on the configured
-schedule, one agent per store.
+"""`qmon run`: the agent. Syncs each source, checks and sends the weekly report on the
+configured schedule.
 
-APScheduler runs the jobs in the config's time zone, each job coalesced (runs missed while
-the agent was down are caught up once, not many times) and never overlapping itself. Every
-job starts once right away, so an agent that was down catches up at start.
+**Jobs and claims.** The work is a set of jobs: `sync:<source>` per configured source,
+`check`, and `weekly_report` with `notify.email`. Each has a row in `agent_jobs` saying when
+it is next due. Every `TICK_S` seconds (sooner for shorter intervals) an agent tries each
+job: it claims the row and runs the job only if it is due, then moves `due_us` on and
+commits; a failed job is due again at its next interval, as if it had run.
 
-One agent acts on a store at a time: on PostgreSQL it holds an advisory lock on a connection
-of its own for as long as it runs (released by the server if the agent dies); on SQLite an
-exclusive `flock` on a file beside the database (released by the kernel likewise). A second
-agent stops at once with exit code 3. SIGTERM and SIGINT stop the agent after the job that
-is running, which is safe at any moment anyway: every job commits as it goes.
+**Several agents on one PostgreSQL.** The claim is `SELECT ... FOR UPDATE SKIP LOCKED`,
+held in an open transaction for as long as the job runs: a second agent skips a job that is
+running, and after it finished finds it not due, so no sync or check runs twice and no alert
+is sent twice. Agents share the work (two sources sync in parallel on two agents). When an
+agent dies its connection closes, the server rolls its transaction back and releases the
+row; the job is still due, and the next agent to tick (within `TICK_S`) runs it. TCP
+keepalives on the claiming connection let the server notice a vanished host within about
+half a minute, not hours. No agent-to-agent protocol: PostgreSQL's row locks are the protocol.
+
+**One agent on SQLite.** SQLite has one writer and no row locks; an agent holds an exclusive
+`flock` on a file beside the database (released by the kernel if it dies) and a second
+agent stops at once with exit code 3.
+
+SIGTERM and SIGINT stop the agent after the job that is running, which is safe at any moment
+anyway: every job commits as it goes. A database that goes away (restarted, failed over)
+fails the jobs of the moment; the next tick reconnects (the pool pings connections first).
 """
 
 from __future__ import annotations
@@ -18,10 +31,12 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -34,13 +49,17 @@ from qmon.exit_codes import ExitCode
 from qmon.reports.weekly.delivery import send_due
 from qmon.store import Store
 from qmon.sync import run_sync
-from qmon.timeutil import now_us
+from qmon.timeutil import from_us, now_us, to_us
 
 log = logging.getLogger(__name__)
 
-#: The advisory lock an agent takes: one per store, i.e. per schema (several stores may share
-#: a database).
-LOCK_KEY_SQL = "hashtext('qmon agent ' || current_schema())"
+#: How often, at most, an agent looks for due jobs: the bound on taking over a dead agent's.
+TICK_S = 15.0
+
+#: Keepalives on the claiming connection, so that the server drops a vanished agent's claim
+#: in about 10 + 5 * 3 seconds.
+_KEEPALIVES = ("SET tcp_keepalives_idle = 10", "SET tcp_keepalives_interval = 5",
+               "SET tcp_keepalives_count = 3")  # fmt: skip
 
 
 class JobObserver(Protocol):
@@ -50,25 +69,115 @@ class JobObserver(Protocol):
 
 
 class AgentBusy(QmonError):
-    """Another agent already acts on this store."""
+    """Another agent already acts on this (SQLite) store."""
 
     exit_code = ExitCode.SOURCE_FAILED
 
 
+@dataclass
+class Job:
+    """One kind of work: what it does, and when it is next due after a run at `now_us`."""
+
+    name: str
+    work: Callable[[], Any]
+    next_due: Callable[[int], int]
+    tick_s: float
+
+
+def agent_jobs(config: QmonConfig, store: Store) -> list[Job]:
+    """The jobs the config asks for."""
+    schedule = config.schedule
+    jobs = [
+        Job(f"sync:{name}", lambda n=name: run_sync(config, store, sources=[n]),
+            _every(schedule.sync), min(TICK_S, schedule.sync / 1e6))
+        for name in config.sources
+    ]  # fmt: skip
+    jobs.append(Job("check", lambda: run_check(config, store, now_us()), _every(schedule.check),
+                    min(TICK_S, schedule.check / 1e6)))  # fmt: skip
+    if config.notify.email is not None:
+        jobs.append(Job("weekly_report", lambda: send_due(config, store, now_us()),
+                        _weekly_due(config), min(TICK_S, schedule.check / 1e6)))  # fmt: skip
+    return jobs
+
+
+def _every(interval_us: int) -> Callable[[int], int]:
+    return lambda started_us: started_us + interval_us
+
+
+def _weekly_due(config: QmonConfig) -> Callable[[int], int]:
+    """On time at the configured weekday and hour, and at every check interval in between so
+    that a report the SMTP server did not take is retried (`send_due` sends it once)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    weekday, hour, minute = config.schedule.weekly_report
+    cron = CronTrigger(day_of_week=weekday, hour=hour, minute=minute, timezone=config.timezone)
+
+    def next_due(started_us: int) -> int:
+        moment = from_us(started_us).astimezone(config.timezone)
+        on_time = to_us(cron.get_next_fire_time(None, moment))
+        return min(on_time, started_us + config.schedule.check)
+
+    return next_due
+
+
+def agent_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_claimed(store: Store, job: Job, agent: str) -> tuple[bool, Any]:
+    """Run `job` if it is due and no other agent is running it; returns (ran, result).
+
+    Raises what the job raised, after recording it and moving the job's due time on."""
+    _ensure_row(store, job.name)
+    with store.engine.connect() as conn:
+        postgres = store.dialect == "postgresql"
+        if postgres:
+            for statement in _KEEPALIVES:
+                conn.execute(text(statement))
+        lock = " FOR UPDATE SKIP LOCKED" if postgres else ""
+        due = conn.execute(
+            text(f"SELECT due_us FROM agent_jobs WHERE name = :n{lock}"), {"n": job.name}
+        ).scalar_one_or_none()
+        started = now_us()
+        if due is None or due > started:  # running elsewhere, or not due yet
+            conn.rollback()
+            return False, None
+        if not postgres:  # SQLite has one writer: hold no transaction while the job writes
+            conn.rollback()
+        error, result = None, None
+        try:
+            result = job.work()
+        except Exception as exc:
+            error = exc
+        conn.execute(
+            text(
+                "UPDATE agent_jobs SET due_us = :due, agent = :a, started_us = :s,"
+                " finished_us = :f, error = :e WHERE name = :n"
+            ),
+            {"due": job.next_due(started), "a": agent, "s": started, "f": now_us(),
+             "e": None if error is None else f"{type(error).__name__}: {error}"[:2000],
+             "n": job.name},
+        )  # fmt: skip
+        conn.commit()
+    if error is not None:
+        raise error
+    return True, result
+
+
+def _ensure_row(store: Store, name: str) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO agent_jobs (name, due_us) VALUES (:n, 0) ON CONFLICT DO NOTHING"),
+            {"n": name},
+        )
+
+
 @contextmanager
 def agent_lock(store: Store) -> Iterator[None]:
-    """Hold the store's agent lock for the duration, or raise `AgentBusy`."""
+    """On SQLite, hold the store's agent lock for the duration, or raise `AgentBusy`. On
+    PostgreSQL agents share the store through job claims: nothing to hold."""
     if store.dialect == "postgresql":
-        with store.engine.connect() as conn:
-            got = conn.execute(text(f"SELECT pg_try_advisory_lock({LOCK_KEY_SQL})")).scalar()
-            conn.commit()
-            if not got:
-                raise AgentBusy("another qmon agent is running on this database; exit")
-            try:
-                yield
-            finally:
-                conn.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY_SQL})"))
-                conn.commit()
+        yield
         return
     database = store.engine.url.database or "qmon"
     path = f"{database}.agent.lock"
@@ -83,20 +192,6 @@ def agent_lock(store: Store) -> Iterator[None]:
         handle.close()
 
 
-def _weekly_trigger(config: QmonConfig) -> Any:
-    """On time at the configured weekday and hour, and at every check interval in between so
-    that a report the SMTP server did not take is retried (`send_due` sends it once)."""
-    from apscheduler.triggers.combining import OrTrigger
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    weekday, hour, minute = config.schedule.weekly_report
-    return OrTrigger([
-        CronTrigger(day_of_week=weekday, hour=hour, minute=minute, timezone=config.timezone),
-        IntervalTrigger(seconds=config.schedule.check / 1e6, timezone=config.timezone),
-    ])  # fmt: skip
-
-
 def run_agent(
     config: QmonConfig, store: Store, *, stop: threading.Event | None = None,
     on_job: Callable[[str, Any], None] | None = None, metrics: JobObserver | None = None,
@@ -106,48 +201,42 @@ def run_agent(
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
-    sync_us, check_us = config.schedule.sync, config.schedule.check
+    me = agent_name()
 
-    def job(name: str, work: Callable[[], Any]) -> Callable[[], None]:
+    def tick(job: Job) -> Callable[[], None]:
         def run() -> None:
             started = time.monotonic()
             try:
-                result = work()
-            except Exception:  # a failed job is logged; the next run tries again
-                log.exception("%s failed", name)
+                ran, result = run_claimed(store, job, me)
+            except Exception:  # a failed job is logged; its next run tries again
+                log.exception("%s failed", job.name)
                 if metrics:
-                    metrics.job_finished(name, time.monotonic() - started, False)
+                    metrics.job_finished(job.name, time.monotonic() - started, False)
                 return
-            log.info("%s done", name)
+            if not ran:
+                return
+            log.info("%s done", job.name)
             if metrics:
-                metrics.job_finished(name, time.monotonic() - started, True)
+                metrics.job_finished(job.name, time.monotonic() - started, True)
             if on_job:
-                on_job(name, result)
+                on_job(job.name, result)
 
         return run
 
     with agent_lock(store):
         scheduler = BackgroundScheduler(timezone=config.timezone)
-        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         first = datetime.now(config.timezone)
-        if config.sources:
-            scheduler.add_job(job("sync", lambda: run_sync(config, store)), "interval",
-                              seconds=sync_us / 1e6, next_run_time=first, id="sync",
-                              **defaults)  # fmt: skip
-        scheduler.add_job(job("check", lambda: run_check(config, store, now_us())), "interval",
-                          seconds=check_us / 1e6, next_run_time=first, id="check",
-                          **defaults)  # fmt: skip
-        if config.notify.email is not None:
-            scheduler.add_job(job("weekly_report", lambda: send_due(config, store, now_us())),
-                              _weekly_trigger(config), next_run_time=first,
-                              id="weekly_report", **defaults)  # fmt: skip
+        for job in agent_jobs(config, store):
+            scheduler.add_job(tick(job), "interval", seconds=job.tick_s, next_run_time=first,
+                              id=job.name, coalesce=True, max_instances=1,
+                              misfire_grace_time=None)  # fmt: skip
         for sig in (signal.SIGTERM, signal.SIGINT):
             if threading.current_thread() is threading.main_thread():
                 signal.signal(sig, lambda *_: stop.set())
         scheduler.start()
-        log.info("qmon agent %s started", os.getpid())
+        log.info("qmon agent %s started", me)
         try:
             stop.wait()
         finally:
             scheduler.shutdown(wait=True)
-            log.info("qmon agent stopped")
+            log.info("qmon agent %s stopped", me)

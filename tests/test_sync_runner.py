@@ -7,7 +7,6 @@ shared conformance suite runs all of them through `qmon sync`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,26 +92,6 @@ def test_a_record_twice_in_a_page_keeps_the_later_read(database_url):
     ]
     assert store.apply_page("crm", "Case", page, 1).new == 1
     assert [r[2] for r in store.role_events(["case.opened"], 10)] == [2]
-
-
-def test_a_store_made_before_records_gets_the_column(tmp_path):
-    db = tmp_path / "old.db"
-    con = sqlite3.connect(db)
-    con.execute(
-        "CREATE TABLE events (source TEXT NOT NULL, event_id TEXT NOT NULL, "
-        "occurred_us BIGINT NOT NULL, type TEXT NOT NULL, subject_type TEXT NOT NULL, "
-        "subject_id TEXT NOT NULL, account TEXT, owner TEXT, channel TEXT, link TEXT, "
-        "attributes TEXT, PRIMARY KEY (source, event_id))"
-    )
-    con.execute(
-        "INSERT INTO events VALUES ('file','e1',1,'case.opened','case','1',"
-        "NULL,NULL,NULL,NULL,NULL)"
-    )
-    con.commit()
-    con.close()
-    store = Store.open(f"sqlite:///{db}")
-    store.apply_page("crm", "Case", [RecordChange("Case/9", [ev("Case/9", "opened", 2)])], 3)
-    assert store.count_events() == 2
 
 
 # --- run_sync -----------------------------------------------------------------------------------

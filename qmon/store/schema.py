@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text, text
+from sqlalchemy import BigInteger, Column, Index, MetaData, Text, text
 from sqlmodel import Field, SQLModel
 
 from qmon.events import ROW_COLUMNS
@@ -138,5 +138,30 @@ class ActionRow(SQLModel, table=True):
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
-#: Every table of the store, created on first use.
-TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow)
+class AgentJob(SQLModel, table=True):
+    """One agent job (`sync:<source>`, `check`, `weekly_report`) and when it is next due.
+
+    Several agents share the work through this table: an agent runs a job only after
+    claiming its row with `SELECT ... FOR UPDATE SKIP LOCKED` while it is due, holds the row
+    lock until the job is done and then moves `due_us` on, all in one transaction. A second
+    agent skips a job that is running or not due; an agent that dies loses its connection
+    and with it the lock, so the job is due again for the others at once.
+    """
+
+    __tablename__ = "agent_jobs"
+
+    name: str = Field(primary_key=True)
+    due_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    agent: str | None = None  # who ran it last: host and process id
+    started_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    finished_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+#: Every table of the store; `qmon/store/migrations` creates and changes them.
+TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob)
+
+
+def metadata() -> MetaData:
+    """The models' metadata, which the newest migration must equal (a test checks)."""
+    return SQLModel.metadata

@@ -8,15 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, event, func, inspect, select, text
+from sqlalchemy import bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlmodel import SQLModel
 
 from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
 from qmon.events import Event, event_to_row
-from qmon.store.schema import EVENT_COLUMNS, TABLES, EventRow, SyncCursor
+from qmon.store.migrate import ensure_current
+from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
 #: see `Store.role_events`), owner, channel, account.
@@ -99,17 +99,6 @@ def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         cur.close()
 
 
-def _add_record_column(engine: Engine) -> None:
-    """Stores made before events knew their CRM record get the column (and, through
-    `create_all`, its index). Schema migrations proper arrive with Alembic."""
-    with engine.begin() as conn:
-        if not engine.dialect.has_table(conn, "events"):
-            return
-        columns = {c["name"] for c in inspect(conn).get_columns("events")}
-        if "record" not in columns:
-            conn.execute(text("ALTER TABLE events ADD COLUMN record TEXT"))
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -129,11 +118,14 @@ class Store:
         self.dialect = engine.dialect.name
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and make sure the tables exist.
+    def open(cls, url: str, *, check_schema: bool = True) -> Store:
+        """Connect, and make sure the schema is the one this qmon writes: an empty store is
+        created at the newest migration (`qmon.store.migrate`); `check_schema=False` skips
+        that, for `qmon db` itself.
 
         Raises:
             StoreUnavailable: the database cannot be reached; the message never shows a password.
+            SchemaMismatch: the store needs `qmon db upgrade` (or a newer qmon).
         """
         parsed = make_url(url)
         safe = parsed.render_as_string(hide_password=True)
@@ -146,8 +138,10 @@ class Store:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         try:
-            _add_record_column(engine)
-            SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in TABLES])
+            if check_schema:
+                ensure_current(engine)
+            else:
+                engine.connect().close()
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
             raise StoreUnavailable(f"cannot open the store at {safe}: {reason}") from None
