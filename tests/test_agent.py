@@ -1,4 +1,5 @@
-"""`qmon run` as a real process: schedules, one agent per store, SIGKILL and restart, SIGTERM.
+"""`qmon run` as a real process: schedules, one agent per SQLite store, SIGKILL and restart,
+SIGTERM.
 
 The agent alerts through the fake Slack served by this test process and mails the weekly
 report to a real SMTP server (aiosmtpd); killed with SIGKILL and started again it loses no
@@ -112,10 +113,13 @@ schedule: {{check: 1s, weekly_report: "mon 00:00"}}   # last week's report is al
             agent.wait()
 
 
-def test_one_agent_per_store_on_both_databases(database_url):
+def test_one_agent_per_sqlite_store(tmp_path):
+    """SQLite has one writer: a second agent stops at once. (Several agents on PostgreSQL
+    share the work through job claims: tests/test_multi_agent.py.)"""
     from qmon.agent import AgentBusy, agent_lock
 
-    first, second = Store.open(database_url), Store.open(database_url)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first, second = Store.open(url), Store.open(url)
     with agent_lock(first):
         with pytest.raises(AgentBusy, match="another qmon agent is running"):
             with agent_lock(second):
