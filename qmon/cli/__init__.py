@@ -27,6 +27,7 @@ from qmon.cli import (
     sync_cmd,
 )
 from qmon.cli.common import DEFAULT_CONFIG, AppState
+from qmon.ops import logs
 
 app = typer.Typer(
     name="qmon",
@@ -61,11 +62,19 @@ def root(
         help="The configuration file (promises, calendars, database).",
         show_default=True,
     ),
+    log_format: logs.LogFormat = typer.Option(
+        logs.LogFormat.text,
+        "--log-format",
+        envvar="QMON_LOG_FORMAT",
+        case_sensitive=False,
+        help="Log lines on stderr: text, or json (one object per line; docs/operations.md).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
     """Global options."""
+    logs.configure(log_format)
     ctx.obj = AppState(config_path=config)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,6 +18,7 @@ from qmon.cli.common import (
 from qmon.config import QmonConfig
 from qmon.connectors.base import SyncError
 from qmon.exit_codes import ExitCode
+from qmon.ops import logs
 from qmon.sync import SourceReport, SyncReport, run_sync
 
 app = typer.Typer(help="The CRM sources in the config: check them.", no_args_is_help=True)
@@ -93,8 +92,7 @@ def sync(
     since_us = parse_date_option("--since", since, config.timezone)
     if full and since_us is not None:
         raise bad_argument("--full", "use either --full or --since, not both")
-    if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logs.verbose(verbose)
     store = open_store(config)
     progress = Progress(
         SpinnerColumn(),

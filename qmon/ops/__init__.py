@@ -1,0 +1,1 @@
+"""Running qmon in production: structured logs (`logs`) and Prometheus metrics (`metrics`)."""
