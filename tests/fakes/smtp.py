@@ -49,7 +49,9 @@ class _Handler:
 
 
 class SmtpServer:
-    """`with SmtpServer(tmp_path, security="starttls", user="qmon", password="pw") as smtp:`"""
+    """`with SmtpServer(tmp_path, security="starttls", user="qmon", password="pw") as smtp:`
+
+    `go_down()` and `come_back()` simulate an outage (connections refused) on the same port."""
 
     def __init__(
         self,
@@ -82,21 +84,40 @@ class SmtpServer:
             kwargs.update(authenticator=check, auth_required=True,
                           auth_require_tls=security == "starttls")  # fmt: skip
         warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-        self._controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port,
-            ssl_context=server_tls if security == "ssl" else None, **kwargs,
-        )  # fmt: skip
+        kwargs.update(ssl_context=server_tls if security == "ssl" else None)
+        self._kwargs = kwargs
+        self._controller: Controller | None = self._new_controller()
+
+    def _new_controller(self) -> Controller:
+        return Controller(self.handler, hostname="127.0.0.1", port=self.port, **self._kwargs)
 
     @property
     def received(self) -> list[Received]:
         return self.handler.received
 
     def __enter__(self) -> SmtpServer:
+        if self._controller is None:
+            self._controller = self._new_controller()
         self._controller.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+
+    def go_down(self) -> None:
+        """Stop listening (a client's connect is refused) until `come_back`; what was
+        received is kept."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def come_back(self) -> None:
+        """Listen again on the same port, with the same handler (an aiosmtpd `Controller`
+        cannot be started twice, so it is a new one)."""
+        if self._controller is None:
+            self._controller = self._new_controller()
+            self._controller.start()
 
 
 def _free_port() -> int:
