@@ -3,13 +3,16 @@
     python bench/bench_core.py                       # 1M events, SQLite (+ PostgreSQL if
                                                      # QMON_BENCH_POSTGRES_URL is set)
     python bench/bench_core.py --events 10000000 --only audit-memory
+    QMON_BENCH_POSTGRES_URL=... python bench/bench_core.py --events 10000000 --only scale
 
 Measured side by side, in one run, on the same rows and the same database files:
 - import: `qmon.ingest.import_files` (what `qmon import` runs: parse, validate, upsert)
   against `executemany` of the same rows, already parsed, into the same table and indexes;
 - audit: `qmon.reports.audit.run_audit` for the 24-hour wall-clock promise against the
   hand-written window query in `bench/window_sql.py` (their counts must agree);
-- peak memory (max RSS) of a `qmon audit` process over the store.
+- peak memory (max RSS) of a `qmon audit` process over the store;
+- `--only scale` (PostgreSQL): the same import, audit and memory at scale in a schema kept
+  between runs (`bench_scale_<events>`), and a `qmon check` before and after 1,000 new events.
 Prints a Markdown table for the README.
 """
 
@@ -150,10 +153,25 @@ def audit_peak_rss(config_path: Path) -> tuple[float, float]:
     Measured by a small intermediate interpreter: a child forked straight from this
     (large) benchmark process would report this process's memory as its own peak.
     """
-    cmd = [sys.executable, "-m", "qmon", "--config", str(config_path), "audit", "--as-of",
-           AS_OF, "--format", "json"]
-    out = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], check=True, cwd=HERE.parent,
-                         capture_output=True, text=True).stdout.split()
+    cmd = [
+        sys.executable,
+        "-m",
+        "qmon",
+        "--config",
+        str(config_path),
+        "audit",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd],
+        check=True,
+        cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return float(out[0]), int(out[1]) / 1024
 
 
@@ -178,12 +196,55 @@ def pg_url_factory(base: str):
     return url_for, cleanup
 
 
+def bench_scale(base: str, events: int, csv_path: Path, out: Path) -> None:
+    """Import (once, kept), audit vs window SQL, whole-process memory and check on PostgreSQL."""
+    import psycopg
+
+    from qmon.alerts.check import run_check
+    from qmon.events import Event
+
+    schema = f"bench_scale_{events}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    store = Store.open(url)
+    print("| step | qmon | baseline | qmon / baseline |")
+    print("|---|---|---|---|")
+    if store.count_events() == 0:
+        t, summary = timed(lambda: import_files(store, [csv_path]))
+        print(f"| import {summary.inserted:,} events (COPY) | {t:.0f} s | | |", flush=True)
+    aud = bench_audit("postgresql", url, out)
+    print(
+        f"| audit quote-24h ({sum(aud['counts']):,} instances) | {aud['qmon_s']:.2f} s | "
+        f"{aud['sql_s']:.2f} s (window SQL) | {aud['qmon_s'] / aud['sql_s']:.2f}x |",
+        flush=True,
+    )
+    wall, rss = audit_peak_rss(write_config(out, "scale", url))
+    print(f"| whole `qmon audit` process | {wall:.1f} s, peak RSS {rss:.0f} MiB | | |", flush=True)
+    config = load_config(write_config(out, "scale", url))
+    as_of = to_us(datetime.fromisoformat(AS_OF))
+    t_check, _ = best_of(3, lambda: run_check(config, store, as_of, dry_run=True))
+    before = store.count_events()
+    tag = uuid.uuid4().hex[:6]
+    store.ingest(
+        Event("bench", f"new-{tag}-{i}", as_of - 25 * 3600_000_000 - i * 1_000_000, "quote.requested",
+              "deal", f"NEW-{tag}-{i}")
+        for i in range(1000)
+    )  # fmt: skip
+    t_after, report = timed(lambda: run_check(config, store, as_of, dry_run=True))
+    print(f"| `qmon check` (dry run) on {before:,} events | {t_check:.2f} s | | |")
+    print(f"| `qmon check` after 1,000 new events | {t_after:.2f} s ({len(report.found):,} "
+          "alerts) | | |")  # fmt: skip
+    store.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=HERE / "out")
     ap.add_argument("--postgres", default=os.environ.get("QMON_BENCH_POSTGRES_URL"))
-    ap.add_argument("--only", choices=["all", "audit-memory"], default="all")
+    ap.add_argument("--only", choices=["all", "audit-memory", "scale"], default="all")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -206,6 +267,12 @@ def main() -> None:
             f"| {args.events:,} events, SQLite | `qmon audit` (all promises) | {wall:.1f} s | "
             f"peak RSS {rss:.0f} MiB |"
         )
+        return
+
+    if args.only == "scale":
+        if not args.postgres:
+            sys.exit("--only scale needs QMON_BENCH_POSTGRES_URL or --postgres")
+        bench_scale(args.postgres, args.events, csv_path, out)
         return
 
     rows = parsed_rows(csv_path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import NamedTuple
 
 from qmon.config import QmonConfig
 from qmon.promises.engine import Instance
@@ -45,6 +46,20 @@ WORDS = {
 WINDOWS = {"en": {24: "day", 72: "3 days"}, "nl": {24: "dag", 72: "3 dagen"}}
 
 
+class Decision(NamedTuple):
+    """An instance decided: its promise, when (`decided_at`), and whether it broke."""
+
+    promise_id: str
+    decided_us: int
+    breached: bool
+
+
+def decisions_of(instances: Iterable[Instance]) -> Iterator[Decision]:
+    for i in instances:
+        if i.status in ("met", "breached"):
+            yield Decision(i.promise_id, decided_at(i), i.status == "breached")
+
+
 @dataclass(frozen=True)
 class BurnAlert:
     promise_id: str
@@ -59,21 +74,20 @@ class BurnAlert:
 
 
 def burn_alerts(
-    config: QmonConfig, instances: Iterable[Instance], as_of_us: int, language: str
+    config: QmonConfig, decided: Iterable[Decision], as_of_us: int, language: str
 ) -> Iterator[BurnAlert]:
-    by_promise: dict[str, list[Instance]] = {}
-    for instance in instances:
-        if instance.status in ("met", "breached"):
-            by_promise.setdefault(instance.promise_id, []).append(instance)
+    by_promise: dict[str, list[Decision]] = {}
+    for decision in decided:
+        by_promise.setdefault(decision.promise_id, []).append(decision)
     local_day = datetime.fromtimestamp(as_of_us / 1e6, tz=config.timezone).date()
     day_us = to_us(datetime.combine(local_day, time(0), tzinfo=config.timezone))
     for promise in config.promises:
         if promise.objective is None or promise.objective >= 1:
             continue
         budget = 1 - promise.objective
-        decided = by_promise.get(promise.id, [])
+        mine = by_promise.get(promise.id, [])
         for rule, long_us, short_us, threshold in RULES:
-            burns = [_burn(decided, as_of_us - w, budget) for w in (long_us, short_us)]
+            burns = [_burn(mine, as_of_us - w, budget) for w in (long_us, short_us)]
             if any(b is None or b < threshold for b in burns):
                 continue
             burn = burns[0]
@@ -87,15 +101,16 @@ def burn_alerts(
             break  # the fast rule says it all
 
 
-def _decided_at(instance: Instance) -> int:
+def decided_at(instance: Instance) -> int:
+    """When a decided instance was decided: its deadline if it broke, else its stop."""
     if instance.status == "breached" and instance.deadline_us is not None:
         return instance.deadline_us
     return instance.stopped_us if instance.stopped_us is not None else instance.started_us
 
 
-def _burn(decided: list[Instance], since_us: int, budget: float) -> float | None:
-    window = [i for i in decided if _decided_at(i) >= since_us]
+def _burn(decided: list[Decision], since_us: int, budget: float) -> float | None:
+    window = [d for d in decided if d.decided_us >= since_us]
     if len(window) < MIN_DECIDED:
         return None
-    broken = sum(1 for i in window if i.status == "breached")
+    broken = sum(1 for d in window if d.breached)
     return broken / len(window) / budget

@@ -29,7 +29,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from qmon.alerts.burn import burn_alerts
+from qmon.alerts import incremental
+from qmon.alerts.burn import burn_alerts, decisions_of
 from qmon.alerts.message import digest_message, render
 from qmon.alerts.slack import DeliveryError, SlackChannel
 from qmon.alerts.sources import source_alerts, stale_promises
@@ -87,26 +88,41 @@ class CheckReport:
 
 
 def run_check(
-    config: QmonConfig, store: Store, as_of_us: int, *, dry_run: bool = False
-) -> CheckReport:
+    config: QmonConfig, store: Store, as_of_us: int, *, dry_run: bool = False,
+    full: bool = False,
+) -> CheckReport:  # fmt: skip
     """Detect and (unless `dry_run`, or without `notify.slack`) record and deliver alerts as
     of `as_of_us`. Without a channel nothing is recorded, so that configuring Slack later
     does not flood it with what was found before.
 
+    A check that records evaluates only the subjects whose alerts can have changed since the
+    last one (`qmon.alerts.incremental`), unless `full` or its state says otherwise; one that
+    does not record evaluates everything and leaves that state alone.
+
     A promise fed only by stale sources (`stale_promises`) is not evaluated: its instances raise
     no alerts (the stale-source alert speaks for them) until its sources sync again."""
-    result = run_audit(config, store, AuditQuery(as_of_us=as_of_us, keep_instances=True))
     promises = {p.id: p for p in config.promises}
     not_evaluated = stale_promises(config, store, as_of_us)
+    slack, webhook = config.notify.slack, config.notify.webhook
+    recording = not dry_run and (slack is not None or webhook is not None)
+    scope = incremental.Scope(full=True)
+    if recording and not full and not not_evaluated:
+        scope = incremental.plan(config, store, as_of_us)
+    if scope.full:
+        query = AuditQuery(as_of_us=as_of_us, keep_instances=True)
+        instances = run_audit(config, store, query).instances
+        if recording and not not_evaluated:
+            incremental.note_upcoming(config, store, scope, as_of_us)
+    else:
+        instances = incremental.evaluate_scope(config, store, scope, as_of_us)
     # Stale data can also look like a burning budget: no instance alerts, no burn alerts.
-    evaluated = [i for i in result.instances if i.promise_id not in not_evaluated]
+    evaluated = [i for i in instances if i.promise_id not in not_evaluated]
     alerts = [
         Alert(promises[i.promise_id], i, "breached" if i.status == "breached" else "at_risk")
         for i in evaluated
         if (i.status == "breached" and _recent(i, as_of_us)) or (i.status == "open" and i.at_risk)
     ]
     report = CheckReport()
-    slack, webhook = config.notify.slack, config.notify.webhook
     language = config.language
     known = _known_keys(store, alerts)
     if dry_run or (slack is None and webhook is None):  # nowhere to send: list, record nothing
@@ -157,9 +173,15 @@ def run_check(
                         "now": as_of_us,
                     },  # fmt: skip
                 )
+        if not_evaluated:  # alerted in full once its sources are back
+            incremental.forget(conn)
+        else:
+            incremental.save(conn, config, scope, instances, as_of_us)
+        decided = (decisions_of(evaluated) if scope.full
+                   else incremental.decisions(conn, as_of_us))  # fmt: skip
         extra = [
             *source_alerts(config, store, conn, as_of_us, language),
-            *burn_alerts(config, evaluated, as_of_us, language),
+            *burn_alerts(config, decided, as_of_us, language),
         ]
         for notice in extra:
             blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": notice.text}}]
@@ -186,9 +208,12 @@ def run_check(
                 " WHERE kind = 'at_risk' AND status = 'pending'"
             )
         ).all()
+        looked_at = None if scope.full else set(scope.subjects)
         stale = [
-            dict(zip("ptisk", row, strict=True)) for row in waiting if tuple(row) not in at_risk_now
-        ]
+            dict(zip("ptisk", row, strict=True)) for row in waiting
+            if tuple(row) not in at_risk_now
+            and (looked_at is None or (row.subject_type, row.subject_id) in looked_at)
+        ]  # fmt: skip
         if stale:
             conn.execute(
                 text(

@@ -26,8 +26,20 @@ def check(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would be alerted; record and send nothing."
     ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Evaluate every subject, not only those changed since the last "
+        "check (the check does this by itself when it must).",
+    ),
 ) -> None:
     """Evaluate every promise now; alert each instance that newly broke or is at risk.
+
+    With a channel configured the check is incremental: it evaluates only the subjects whose
+    events changed since the last check, or whose clock reached a warn threshold or a
+    deadline, so it costs time in proportion to what happened, not to the store's size. It
+    evaluates everything when the promises changed, on its first run, or for `--as-of` before
+    the last check.
 
     Each alert is recorded once (promise, subject, cycle, kind) before it is sent, so
     repeated or overlapping checks never alert twice; alerts Slack did not take are sent by
@@ -41,7 +53,7 @@ def check(
     as_of_us = parse_instant_option("--as-of", as_of, config.timezone)
     store = open_store(config)
     try:
-        report = run_check(config, store, as_of_us, dry_run=dry_run)
+        report = run_check(config, store, as_of_us, dry_run=dry_run, full=full)
     finally:
         store.close()
     verb = "would alert" if dry_run else "new alert"

@@ -19,7 +19,7 @@ from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
 
 #: The newest revision; a test checks it is the head of `qmon/store/migrations/versions`.
-HEAD = "0002"
+HEAD = "0003"
 #: Alembic's own table, one row: the store's revision.
 VERSION_TABLE = "alembic_version"
 #: Serialises migrations of one store (schema) on PostgreSQL: agents started together on an
@@ -91,8 +91,7 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | N
     from alembic import command
 
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text(_LOCK_SQL))
+        _begin_ddl(conn)
         before = state(conn).revision
         config = _alembic_config(conn)
         command.upgrade(config, revision)
@@ -105,7 +104,19 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     with engine.begin() as conn:
+        _begin_ddl(conn)
         command.downgrade(_alembic_config(conn), revision)
+
+
+def _begin_ddl(conn: Connection) -> None:
+    """Make the migration one transaction: on PostgreSQL under the migration lock; on SQLite
+    with an explicit BEGIN, since the driver begins a transaction only before DML and would
+    run each CREATE TABLE on its own (a migration killed half-way would leave half a schema).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(_LOCK_SQL))
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def revisions() -> list[str]:

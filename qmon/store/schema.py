@@ -158,8 +158,65 @@ class AgentJob(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class CheckDirty(SQLModel, table=True):
+    """A subject whose events changed since `qmon check` last evaluated it.
+
+    Every write of events marks their subjects in the same transaction, bumping `version`;
+    the check claims the marks (`claimed = version`, in the database, however many),
+    evaluates those subjects, and removes each mark only if its version is still the one it
+    claimed: a subject changed again meanwhile is evaluated again by the next check.
+    """
+
+    __tablename__ = "check_dirty"
+
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    claimed: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class CheckWatch(SQLModel, table=True):
+    """An open instance that will change by time alone (become at risk, or break) at
+    `wake_us`: the incremental check evaluates its subject again then."""
+
+    __tablename__ = "check_watch"
+    __table_args__ = (Index("ix_check_watch_wake", "wake_us"),)
+
+    promise_id: str = Field(primary_key=True)
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    wake_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CheckDecided(SQLModel, table=True):
+    """An instance decided (kept, or broken) within the burn-rate windows, for the burn
+    alerts of the incremental check; older ones are pruned."""
+
+    __tablename__ = "check_decided"
+    __table_args__ = (Index("ix_check_decided_at", "decided_us"),)
+
+    promise_id: str = Field(primary_key=True)
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    started_us: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    decided_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    breached: bool
+
+
+class CheckState(SQLModel, table=True):
+    """One row: the instant and the promises' fingerprint the check state above is valid
+    for. Missing, for other promises or a later instant, the next check evaluates all."""
+
+    __tablename__ = "check_state"
+
+    id: int = Field(primary_key=True)
+    fingerprint: str
+    as_of_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
-TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob)
+TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
+          CheckWatch, CheckDecided, CheckState)  # fmt: skip
 
 
 def metadata() -> MetaData:

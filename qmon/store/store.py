@@ -86,6 +86,36 @@ _SQLITE_UPSERT = (
 )
 
 
+def _sqlite_mark_dirty(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Mark the subjects of `rows` changed, and the subjects their ids belonged to before if
+    an event moved (see `CheckDirty`); before the upsert, while the old rows are there."""
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
+            " subject_type TEXT, subject_id TEXT)"
+        )
+        cur.execute("DELETE FROM qmon_batch")
+        cur.executemany("INSERT INTO qmon_batch VALUES (?, ?, ?, ?)",
+                        [(r[0], r[1], r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows])  # fmt: skip
+        cur.execute(
+            _MARK_DIRTY.format(
+                rows=("SELECT DISTINCT subject_type, subject_id, 1 FROM qmon_batch WHERE true")
+            )
+        )
+        cur.execute(
+            _MARK_DIRTY.format(
+                rows=(
+                    "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
+                    " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
+                    " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
+                )
+            )
+        )
+    finally:
+        cur.close()
+
+
 def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
     """Upsert rows on the raw sqlite3 connection; returns how many rows changed.
 
@@ -97,6 +127,22 @@ def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
         return cur.rowcount
     finally:
         cur.close()
+
+
+_SUBJECT = (EVENT_COLUMNS.index("subject_type"), EVENT_COLUMNS.index("subject_id"))
+
+#: Marks a subject changed for the incremental check (`CheckDirty`), or marks it again.
+_MARK_DIRTY = (
+    "INSERT INTO check_dirty (subject_type, subject_id, version) {rows} "
+    "ON CONFLICT (subject_type, subject_id) DO UPDATE SET version = check_dirty.version + 1"
+)
+
+
+def _mark_dirty(conn: Connection, subjects: Iterable[tuple[str, str]]) -> None:
+    """Mark subjects changed, in the caller's transaction (see `CheckDirty`)."""
+    params = [{"t": t, "i": i} for t, i in set(subjects)]
+    if params:
+        conn.execute(text(_MARK_DIRTY.format(rows="VALUES (:t, :i, 1)")), params)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -203,6 +249,7 @@ class Store:
             stored = self._record_rows(conn, source, list(latest))
             gone: list[dict[str, str]] = []
             rows: list[dict[str, Any]] = []
+            changed: set[tuple[str, str]] = set()
             for record, change in latest.items():
                 before = stored.get(record, set())
                 after = {_as_stored(ev, source) for ev in change.events
@@ -221,12 +268,14 @@ class Store:
                 if before:
                     gone.append({"source": source, "record": record})
                 rows.extend(dict(zip(EVENT_COLUMNS, row, strict=True)) for row in after)
+                changed.update((row[_SUBJECT[0]], row[_SUBJECT[1]]) for row in before | after)
             if gone:
                 conn.execute(
                     text("DELETE FROM events WHERE source = :source AND record = :record"), gone
                 )
             if rows:
                 conn.execute(_upsert_statement(), rows)
+            _mark_dirty(conn, changed)
             if position_us is not None:
                 self._save_cursor(conn, source, stream, position_us=position_us)
         return counts
@@ -333,12 +382,80 @@ class Store:
                 return counts
             for table, cond in where.items():
                 conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
+            # Instances lost their early events: the next check evaluates everything again.
+            conn.execute(text("DELETE FROM check_state"))
             floor = _purge_floor(conn)
             if floor is None or cut_us > floor:
                 _set_mark(conn, PURGED_BEFORE, cut_us)
         return counts
 
     # -- reading ---------------------------------------------------------------------------
+
+    def _subjects_role_events(
+        self, types: Sequence[str] | Mapping[str, int], as_of_us: int,
+        subjects: Sequence[tuple[str, str]], context: bool,
+    ) -> Iterator[RoleRow]:  # fmt: skip
+        """`role_events` of a few subjects, in chunks of subjects (each subject's rows in one
+        chunk, so the stream keeps them together)."""
+        codes = (
+            {t: int(c) for t, c in types.items()}
+            if isinstance(types, Mapping)
+            else {t: t for t in types}
+        )
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        cols = "owner, channel, account" if context else "NULL, NULL, NULL"
+        code = "CASE type " + " ".join(f"WHEN {mark} THEN {mark}" for _ in codes) + " END"
+        ordered = sorted(set(subjects))
+        with self.engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for start in range(0, len(ordered), _SUBJECTS_CHUNK):
+                    part = ordered[start : start + _SUBJECTS_CHUNK]
+                    where, params = _subjects_filter(self.dialect, part)
+                    cur.execute(
+                        f"SELECT subject_type, subject_id, occurred_us, {code}, {cols}"
+                        f" FROM events WHERE type IN ({', '.join(mark for _ in codes)})"
+                        f" AND occurred_us <= {mark} AND {where}"
+                        " ORDER BY subject_type, subject_id, occurred_us, 4",
+                        [*(v for kv in codes.items() for v in kv), *codes, as_of_us, *params],
+                    )
+                    yield from cur.fetchall()
+            finally:
+                cur.close()
+                conn.rollback()
+
+    def next_events(
+        self, types: Sequence[str], after_us: int,
+        subjects: Sequence[tuple[str, str]] | None = None,
+    ) -> dict[tuple[str, str], int]:  # fmt: skip
+        """Per subject, the earliest event of `types` after `after_us` (an event in the
+        future of a check: the check looks at its subject again when it has happened). Over
+        all subjects this reads the whole table; with `subjects`, only theirs."""
+        if not types:
+            return {}
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        listed = ", ".join(mark for _ in types)
+        base = ("SELECT subject_type, subject_id, min(occurred_us) FROM events"
+                f" WHERE type IN ({listed}) AND occurred_us > {mark}")  # fmt: skip
+        found: dict[tuple[str, str], int] = {}
+        with self.engine.connect() as conn:
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                chunks = [None] if subjects is None else [
+                    sorted(set(subjects))[i : i + _SUBJECTS_CHUNK]
+                    for i in range(0, len(set(subjects)), _SUBJECTS_CHUNK)
+                ]  # fmt: skip
+                for part in chunks:
+                    sql, params = base, [*types, after_us]
+                    if part is not None:
+                        where, more = _subjects_filter(self.dialect, part)
+                        sql, params = f"{sql} AND {where}", [*params, *more]
+                    cur.execute(f"{sql} GROUP BY subject_type, subject_id", params)
+                    found.update(((t, i), at) for t, i, at in cur.fetchall())
+            finally:
+                cur.close()
+                conn.rollback()
+        return found
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
@@ -390,6 +507,7 @@ class Store:
         chunk: int = 20_000,
         *,
         context: bool = True,
+        subjects: Sequence[tuple[str, str]] | None = None,
     ) -> Iterator[RoleRow]:
         """Events of `types` up to `as_of_us`, each subject's rows together and in time order:
         subject_type, subject_id, occurred_us, type, owner, channel, account.
@@ -398,13 +516,17 @@ class Store:
         is the event's code, computed by the database, and a subject's events at one instant
         come in code order: exactly the stream the engine replays. With `context=False` owner,
         channel and account are not read (they come back None); the audit needs them only
-        for breakdowns by them and for instance listings.
+        for breakdowns by them and for instance listings. With `subjects` ((subject_type,
+        subject_id) pairs) only their events are read (the incremental check).
 
         Streams in chunks, so memory stays flat whatever the store's size. Runs on the raw
         driver cursor: this is the audit's hot path, and SQLAlchemy's row objects would double
         its cost.
         """
         if not types:
+            return
+        if subjects is not None:
+            yield from self._subjects_role_events(types, as_of_us, subjects, context)
             return
         sql, params = _role_query(self.dialect, types, as_of_us, subject_id, context)
         raw = self.engine.raw_connection()
@@ -434,6 +556,18 @@ class Store:
         finally:
             raw.rollback()
             raw.close()
+
+
+_SUBJECTS_CHUNK = 400
+
+
+def _subjects_filter(dialect: str, subjects: Sequence[tuple[str, str]]) -> tuple[str, list]:
+    """SQL selecting `subjects` by (subject_type, subject_id), and its parameters."""
+    if dialect == "postgresql":
+        return ("(subject_type, subject_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [[t for t, _ in subjects], [i for _, i in subjects]])  # fmt: skip
+    values = ", ".join("(?, ?)" for _ in subjects)
+    return f"(subject_type, subject_id) IN (VALUES {values})", [v for s in subjects for v in s]
 
 
 def _role_query(
@@ -553,6 +687,7 @@ class EventWriter:
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+        _sqlite_mark_dirty(self._conn, rows)
         self._modified += _sqlite_upsert(self._conn, rows)
 
     def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
@@ -569,12 +704,20 @@ class EventWriter:
             updates = ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
             old = ", ".join(f"events.{c}" for c in _CHANGED)
             new = ", ".join(f"excluded.{c}" for c in _CHANGED)
+            # An event moving to another subject changes the one it leaves too.
+            cur.execute(_MARK_DIRTY.format(rows=(
+                "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_staging s"
+                " JOIN events e USING (source, event_id) WHERE (e.subject_type, e.subject_id)"
+                " IS DISTINCT FROM (s.subject_type, s.subject_id)")))  # fmt: skip
             cur.execute(
                 f"WITH up AS (INSERT INTO events ({_COLS}) "
                 f"SELECT {_COLS} FROM qmon_staging "
                 f"ON CONFLICT (source, event_id) DO UPDATE SET {updates} "
-                f"WHERE ({old}) IS DISTINCT FROM ({new}) RETURNING (xmax = 0) AS ins) "
-                "SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
+                f"WHERE ({old}) IS DISTINCT FROM ({new}) "
+                "RETURNING (xmax = 0) AS ins, subject_type, subject_id), "
+                "dirty AS ("
+                + _MARK_DIRTY.format(rows="SELECT DISTINCT subject_type, subject_id, 1 FROM up")
+                + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
         self.counts.inserted += inserted

@@ -1,0 +1,189 @@
+"""The incremental check: evaluate only the subjects whose alerts can have changed.
+
+A check's alerts depend on a subject's instances as of now. Those change for two reasons
+only, and the store keeps track of both, so a check costs time in proportion to what
+happened since the last one, not to the size of the store:
+
+- **New or changed events.** Every write of events marks their subjects in `check_dirty`,
+  in the same transaction (`qmon.store`). The check claims the marks, evaluates those
+  subjects with their whole history, and removes a mark only if it was not marked again
+  meanwhile (`claimed = version`).
+- **Time alone.** An open instance becomes at risk, then breaks, as its clock runs. After
+  evaluating a subject the check writes, per open instance, the instant of its next such
+  change (`check_watch.wake_us`: `Clock.advance` to the warn threshold, or to one microsecond
+  past `within`); a paused clock changes only with an event. An event later than the
+  check's instant (a planned call, another machine's clock) wakes its subject when it is due.
+
+Burn-rate alerts need every instance decided in their windows (3 days): `check_decided`
+keeps those, replaced per evaluated subject and pruned by age.
+
+The state is valid for one set of promises (`fingerprint`) and moves forward in time: a
+check finds no state, other promises, an earlier instant, more than `FULL_ABOVE` subjects to
+evaluate, or a source gone stale (whose promises are not evaluated and must be alerted in
+full once it is back), and then evaluates everything, as `qmon audit` does, and writes the
+state anew. `qmon check --full` asks for that. Either way the alerts are the same; a test
+checks it on random histories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from qmon.alerts.burn import RULES, Decision, decided_at
+from qmon.config import QmonConfig
+from qmon.promises.engine import Instance, evaluate
+from qmon.promises.promise import Promise
+from qmon.store import Store
+
+#: Beyond this many subjects to evaluate, one pass over the store is the cheaper way.
+FULL_ABOVE = 20_000
+#: How long decided instances are kept: the longest burn-rate window.
+DECIDED_FOR_US = max(long_us for _, long_us, _, _ in RULES)
+#: `check_watch.promise_id` of a wake for an event after the check's instant.
+ANY_PROMISE = "*"
+
+
+@dataclass
+class Scope:
+    """What a check evaluates: everything, or these subjects."""
+
+    full: bool
+    subjects: list[tuple[str, str]] = field(default_factory=list)
+    #: subject -> its earliest event after the check's instant (filled by `evaluate_scope`).
+    upcoming: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def fingerprint(config: QmonConfig) -> str:
+    """What the state depends on: every promise's definition and calendar."""
+    calendars = {
+        name: [str(c.tz), sorted(c.hours.items()), list(c.holidays), sorted(map(str, c.closed))]
+        for name, c in config.calendars.items()
+    }
+    promises = [
+        [p.id, p.phase, sorted((t, int(r)) for t, r in p.roles.items()), p.within_us,
+         p.calendar_name, p.objective, p.warn_at]
+        for p in config.promises
+    ]  # fmt: skip
+    raw = json.dumps([promises, calendars], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def plan(config: QmonConfig, store: Store, as_of_us: int) -> Scope:
+    """Claim the changed subjects and decide what this check evaluates."""
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE check_dirty SET claimed = version"
+                          " WHERE claimed IS NULL OR claimed <> version"))  # fmt: skip
+        state = conn.execute(text("SELECT fingerprint, as_of_us FROM check_state")).first()
+    if state is None or state.fingerprint != fingerprint(config) or as_of_us < state.as_of_us:
+        return Scope(full=True)
+    limit = {"n": FULL_ABOVE + 1, "now": as_of_us}
+    with store.engine.connect() as conn:
+        dirty = conn.execute(text("SELECT subject_type, subject_id FROM check_dirty"
+                                  " WHERE claimed IS NOT NULL LIMIT :n"), limit).all()  # fmt: skip
+        woken = conn.execute(text("SELECT DISTINCT subject_type, subject_id FROM check_watch"
+                                  " WHERE wake_us <= :now LIMIT :n"), limit).all()  # fmt: skip
+    subjects = {tuple(row) for row in dirty} | {tuple(row) for row in woken}
+    if len(subjects) > FULL_ABOVE:
+        return Scope(full=True)
+    return Scope(full=False, subjects=sorted(subjects))  # type: ignore[arg-type]
+
+
+def evaluate_scope(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> list[Instance]:
+    """The instances of the scope's subjects, every promise, as of `as_of_us` (incremental
+    scopes only: a full one is `run_audit`'s); notes their events after it, too."""
+    instances: list[Instance] = []
+    for promise in config.promises:
+        rows = store.role_events(promise.roles, as_of_us, subjects=scope.subjects)
+        instances.extend(evaluate(promise, rows, as_of_us))
+    scope.upcoming = store.next_events(_types(config), as_of_us, scope.subjects)
+    return instances
+
+
+def note_upcoming(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> None:
+    """For a full scope: every subject's earliest event after `as_of_us` (a whole-table
+    read, like the full evaluation itself)."""
+    scope.upcoming = store.next_events(_types(config), as_of_us)
+
+
+def save(
+    conn: Connection, config: QmonConfig, scope: Scope, instances: Iterable[Instance],
+    as_of_us: int,
+) -> None:  # fmt: skip
+    """Write the state after a check, in the check's own transaction: its alerts and its
+    state commit together or not at all."""
+    promises = {p.id: p for p in config.promises}
+    if scope.full:
+        conn.execute(text("DELETE FROM check_watch"))
+        conn.execute(text("DELETE FROM check_decided"))
+    elif scope.subjects:
+        keys = [{"t": t, "i": i} for t, i in scope.subjects]
+        for table in ("check_watch", "check_decided"):
+            conn.execute(text(f"DELETE FROM {table} WHERE subject_type = :t AND subject_id = :i"),
+                         keys)  # fmt: skip
+    watch: dict[tuple[str, str, str], int] = {}
+    decided: list[dict[str, object]] = []
+    keep_from = as_of_us - DECIDED_FOR_US
+    for i in instances:
+        wake = wake_at(promises[i.promise_id], i, as_of_us)
+        if wake is not None:
+            watch[(i.promise_id, i.subject_type, i.subject_id)] = wake
+        if i.status in ("met", "breached") and decided_at(i) >= keep_from:
+            decided.append({"p": i.promise_id, "t": i.subject_type, "i": i.subject_id,
+                            "s": i.started_us, "d": decided_at(i),
+                            "b": i.status == "breached"})  # fmt: skip
+    for (subject_type, subject_id), at in scope.upcoming.items():
+        watch[(ANY_PROMISE, subject_type, subject_id)] = at
+    if watch:
+        conn.execute(
+            text("INSERT INTO check_watch (promise_id, subject_type, subject_id, wake_us)"
+                 " VALUES (:p, :t, :i, :w)"),
+            [{"p": p, "t": t, "i": i, "w": w} for (p, t, i), w in watch.items()],
+        )  # fmt: skip
+    if decided:
+        conn.execute(
+            text("INSERT INTO check_decided (promise_id, subject_type, subject_id, started_us,"
+                 " decided_us, breached) VALUES (:p, :t, :i, :s, :d, :b)"),
+            decided,
+        )  # fmt: skip
+    conn.execute(text("DELETE FROM check_decided WHERE decided_us < :k"), {"k": keep_from})
+    conn.execute(text("DELETE FROM check_dirty WHERE claimed = version"))
+    conn.execute(text("DELETE FROM check_state"))
+    conn.execute(text("INSERT INTO check_state (id, fingerprint, as_of_us) VALUES (1, :f, :t)"),
+                 {"f": fingerprint(config), "t": as_of_us})  # fmt: skip
+
+
+def forget(conn: Connection) -> None:
+    """Drop the state: the next check evaluates everything."""
+    conn.execute(text("DELETE FROM check_state"))
+
+
+def decisions(conn: Connection, as_of_us: int) -> list[Decision]:
+    """The decided instances of the burn-rate windows, from the state just saved."""
+    rows = conn.execute(
+        text("SELECT promise_id, decided_us, breached FROM check_decided WHERE decided_us >= :k"),
+        {"k": as_of_us - DECIDED_FOR_US},
+    )
+    return [Decision(p, d, bool(b)) for p, d, b in rows]
+
+
+def wake_at(promise: Promise, instance: Instance, as_of_us: int) -> int | None:
+    """When an open instance next changes by time alone: it reaches the warn threshold
+    (`at_risk` is elapsed >= warn_at x within), or it breaks (elapsed > within). None when
+    it is stopped, already broken, or paused (only an event changes it then)."""
+    if instance.stopped_us is not None or instance.paused or instance.status == "breached":
+        return None
+    thresholds = [promise.within_us + 1]
+    if promise.warn_at is not None and not instance.at_risk:
+        thresholds.append(math.ceil(promise.warn_at * promise.within_us))
+    return promise.clock.advance(as_of_us, max(0, min(thresholds) - instance.elapsed_us))
+
+
+def _types(config: QmonConfig) -> list[str]:
+    return sorted({t for p in config.promises for t in p.roles})
