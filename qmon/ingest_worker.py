@@ -16,6 +16,7 @@ lines), progress calls, and the same `InputError` for a file that cannot be read
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import subprocess
@@ -108,5 +109,16 @@ def _serve(source: str, zone: str, paths: list[Path]) -> None:
         out.flush()
 
 
+def _main() -> None:
+    try:
+        _serve(sys.argv[1], sys.argv[2], [Path(p) for p in sys.argv[3:]])
+    except BrokenPipeError:
+        # The importing process is gone (killed, say by SIGKILL) and nobody reads the rows:
+        # stop without a traceback on the terminal it shared, and without a second one
+        # when Python flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2], [Path(p) for p in sys.argv[3:]])
+    _main()
