@@ -84,20 +84,32 @@ class Job:
     tick_s: float
 
 
-def agent_jobs(config: QmonConfig, store: Store) -> list[Job]:
-    """The jobs the config asks for."""
-    schedule = config.schedule
-    jobs = [
-        Job(f"sync:{name}", lambda n=name: run_sync(config, store, sources=[n]),
-            _every(schedule.sync), min(TICK_S, schedule.sync / 1e6))
-        for name in config.sources
-    ]  # fmt: skip
-    jobs.append(Job("check", lambda: run_check(config, store, now_us()), _every(schedule.check),
-                    min(TICK_S, schedule.check / 1e6)))  # fmt: skip
+def job_names(config: QmonConfig) -> list[str]:
+    """The jobs the config asks for: a sync per source, the check, the weekly report."""
+    names = [f"sync:{name}" for name in config.sources]
+    names.append("check")
     if config.notify.email is not None:
-        jobs.append(Job("weekly_report", lambda: send_due(config, store, now_us()),
-                        _weekly_due(config), min(TICK_S, schedule.check / 1e6)))  # fmt: skip
-    return jobs
+        names.append("weekly_report")
+    return names
+
+
+def agent_jobs(config: QmonConfig, store: Store) -> list[Job]:
+    """The jobs of `job_names`, ready to run."""
+    schedule = config.schedule
+    check_tick = min(TICK_S, schedule.check / 1e6)
+
+    def job(name: str) -> Job:
+        if name.startswith("sync:"):
+            source = name.removeprefix("sync:")
+            return Job(name, lambda: run_sync(config, store, sources=[source]),
+                       _every(schedule.sync), min(TICK_S, schedule.sync / 1e6))  # fmt: skip
+        if name == "check":
+            return Job(name, lambda: run_check(config, store, now_us()), _every(schedule.check),
+                       check_tick)  # fmt: skip
+        return Job(name, lambda: send_due(config, store, now_us()), _weekly_due(config),
+                   check_tick)  # fmt: skip
+
+    return [job(name) for name in job_names(config)]
 
 
 def _every(interval_us: int) -> Callable[[int], int]:
@@ -149,19 +161,39 @@ def run_claimed(store: Store, job: Job, agent: str) -> tuple[bool, Any]:
             result = job.work()
         except Exception as exc:
             error = exc
+        problem = _problem(error, result)
         conn.execute(
             text(
                 "UPDATE agent_jobs SET due_us = :due, agent = :a, started_us = :s,"
                 " finished_us = :f, error = :e WHERE name = :n"
             ),
             {"due": job.next_due(started), "a": agent, "s": started, "f": now_us(),
-             "e": None if error is None else f"{type(error).__name__}: {error}"[:2000],
-             "n": job.name},
+             "e": problem, "n": job.name},
         )  # fmt: skip
         conn.commit()
     if error is not None:
         raise error
+    if problem is not None:
+        raise JobIncomplete(problem, result)
     return True, result
+
+
+class JobIncomplete(Exception):
+    """A job ran to its end but did not get everything done: a source failed to sync, or
+    alerts could not be delivered (they stay queued). Logged and counted as a failed run."""
+
+    def __init__(self, problem: str, result: Any) -> None:
+        super().__init__(problem)
+        self.result = result
+
+
+def _problem(error: Exception | None, result: Any) -> str | None:
+    """What went wrong in a job, in words (never a secret: qmon's errors carry none)."""
+    if error is not None:
+        return f"{type(error).__name__}: {error}"[:2000]
+    failed = [f"{s.source}: {s.error}" for s in getattr(result, "sources", []) if not s.ok]
+    failed += list(getattr(result, "failed", []))
+    return "; ".join(dict.fromkeys(failed))[:2000] or None  # each problem once
 
 
 def _ensure_row(store: Store, name: str) -> None:
@@ -208,6 +240,13 @@ def run_agent(
             started = time.monotonic()
             try:
                 ran, result = run_claimed(store, job, me)
+            except JobIncomplete as exc:  # it ran; what it could not do, the next run retries
+                log.warning("%s incomplete: %s", job.name, exc)
+                if metrics:
+                    metrics.job_finished(job.name, time.monotonic() - started, False)
+                if on_job:
+                    on_job(job.name, exc.result)
+                return
             except Exception:  # a failed job is logged; its next run tries again
                 log.exception("%s failed", job.name)
                 if metrics:

@@ -304,12 +304,15 @@ schedule: {{check: 1s}}
         assert metrics("qmon_promises_not_evaluated", reason="no_data") == 1
         assert metrics("qmon_promises_not_evaluated", reason="stale_source") == 0
 
+        # The webhook refused every check's deliveries: each check ran but is counted failed
+        # (incomplete), as is the sync of the unreachable HubSpot.
         checks = metrics("qmon_job_runs_total", job="check")
-        assert checks >= 1 and metrics("qmon_job_failures_total", job="check") == 0
+        assert checks >= 1 and metrics("qmon_job_failures_total", job="check") == checks
         assert metrics("qmon_job_duration_seconds_count", job="check") == checks
         assert metrics("qmon_job_duration_seconds_sum", job="check") > 0
         assert metrics("qmon_job_runs_total", job="sync:hubspot") >= 1
-        assert metrics("qmon_job_last_failed", job="check") == 0
+        assert metrics("qmon_job_failures_total", job="sync:hubspot") >= 1
+        assert metrics("qmon_job_last_failed", job="check") == 1
         assert 0 <= metrics("qmon_job_overdue_seconds", job="check") < 15
         assert metrics("qmon_build_info", version=__version__) == 1
 
@@ -333,7 +336,7 @@ schedule: {{check: 1s}}
         store.close()
     lines = json_lines(stderr)
     messages = [(line["logger"], line["level"], line["message"]) for line in lines]
-    assert ("qmon.agent", "INFO", "check done") in messages
+    assert ("qmon.agent", "WARNING", "check incomplete: webhook failed: HTTP 500") in messages
     down = [m for m in messages if m[0] == "qmon.ops.metrics"]
     assert down[0][1] == "WARNING" and down[0][2].startswith("metrics: cannot read the store: ")
     assert down[1:] == [("qmon.ops.metrics", "WARNING", "metrics: the store can be read again")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from qmon.agent import run_agent
+from qmon.agent import job_names, run_agent
 from qmon.cli.common import bad_argument, config_of, handle_errors, open_store
 from qmon.ops import logs
 
@@ -27,9 +27,12 @@ def run(
     """Run the agent: `qmon sync` and `qmon check` on the schedule in the config
     (`schedule: {sync: 15m, check: 5m}`), in its time zone, until SIGTERM or Ctrl-C.
 
-    Runs missed while the agent was down are caught up once at start; a job never overlaps
-    itself; only one agent acts on a store (a second one exits with code 3). Run it under
-    systemd or a container orchestrator with a restart policy.
+    Each source syncs as its own job. Runs missed while the agent was down are caught up
+    once at start; a job never overlaps itself. On PostgreSQL several agents may run against
+    one database (on several hosts, for availability): they share the jobs, never run one
+    twice, and take over a dead agent's within a minute. On SQLite one agent acts on a store
+    (a second one exits with code 3). Run it under systemd or a container orchestrator with
+    a restart policy (docs/deployment.md); `qmon db upgrade` first after an upgrade of qmon.
     """
     logs.verbose(verbose)
     config = config_of(ctx)
@@ -38,9 +41,9 @@ def run(
     try:
         metrics = None
         if metrics_port is not None:
-            from qmon.ops.metrics import AgentMetrics, agent_jobs
+            from qmon.ops.metrics import AgentMetrics
 
-            metrics = AgentMetrics(config, store, jobs=agent_jobs(config))
+            metrics = AgentMetrics(config, store, jobs=job_names(config))
             try:
                 server = metrics.serve(metrics_host, metrics_port)
             except OSError as exc:

@@ -223,15 +223,6 @@ class AgentMetrics:
         return server
 
 
-def agent_jobs(config: QmonConfig) -> list[str]:
-    """The names of the jobs `qmon run` runs for this config (as `qmon.agent` names them)."""
-    jobs = [f"sync:{name}" for name in config.sources]
-    jobs.append("check")
-    if config.notify.email is not None:
-        jobs.append("weekly_report")
-    return jobs
-
-
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
