@@ -106,8 +106,8 @@ def run_check(
     slack, webhook = config.notify.slack, config.notify.webhook
     recording = not dry_run and (slack is not None or webhook is not None)
     scope = incremental.Scope(full=True)
-    if recording and not full and not not_evaluated:
-        scope = incremental.plan(config, store, as_of_us)
+    if recording and not not_evaluated:
+        scope = incremental.plan(config, store, as_of_us, full=full)
     if scope.full:
         query = AuditQuery(as_of_us=as_of_us, keep_instances=True)
         instances = run_audit(config, store, query).instances
@@ -138,7 +138,9 @@ def run_check(
                 continue  # already in the ledger, nothing to change: no link, no message
             i = alert.instance
             link = Store.subject_link(conn, alert.promise.types(), i.subject_type, i.subject_id)
-            message = render(alert.kind, alert.promise, alert.instance, link, as_of_us,
+            # A breach already stopped when first found is told as kept late right away.
+            words = "late" if alert.kind == "breached" and i.stopped_us is not None else alert.kind
+            message = render(words, alert.promise, alert.instance, link, as_of_us,
                              config.timezone, language)  # fmt: skip
             inserted = conn.execute(
                 _INSERT,

@@ -75,13 +75,16 @@ def fingerprint(config: QmonConfig) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def plan(config: QmonConfig, store: Store, as_of_us: int) -> Scope:
-    """Claim the changed subjects and decide what this check evaluates."""
+def plan(config: QmonConfig, store: Store, as_of_us: int, *, full: bool = False) -> Scope:
+    """Claim the changed subjects and decide what this check evaluates (everything if
+    `full`)."""
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE check_dirty SET claimed = version"
                           " WHERE claimed IS NULL OR claimed <> version"))  # fmt: skip
         state = conn.execute(text("SELECT fingerprint, as_of_us FROM check_state")).first()
-    if state is None or state.fingerprint != fingerprint(config) or as_of_us < state.as_of_us:
+    if full or state is None or state.fingerprint != fingerprint(config):
+        return Scope(full=True)
+    if as_of_us < state.as_of_us:
         return Scope(full=True)
     limit = {"n": FULL_ABOVE + 1, "now": as_of_us}
     with store.engine.connect() as conn:
