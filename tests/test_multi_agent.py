@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qmon.alerts.sources import last_complete_syncs
+from qmon.config import load_config
 from qmon.store import Store
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
@@ -54,11 +56,23 @@ def _config(tmp_path: Path, url: str, slack: FakeSlack, portals) -> Path:
     data = {
         "version": 1,
         "database": url,
-        "promises": [{"id": "quote-24h", "phase": "sales", "start": "quote.requested",
-                      "stop": "quote.sent", "within": "24h"}],  # fmt: skip
+        "promises": [
+            {
+                "id": "quote-24h",
+                "phase": "sales",
+                "start": "quote.requested",
+                "stop": "quote.sent",
+                "within": "24h",
+            }
+        ],  # fmt: skip
         "sources": {"hubspot-nl": portal(portals[0]), "hubspot-be": portal(portals[1])},
-        "notify": {"slack": {"token": "${SLACK_BOT_TOKEN}", "channel": "#kwaliteit",
-                             "base_url": slack.base_url}},  # fmt: skip
+        "notify": {
+            "slack": {
+                "token": "${SLACK_BOT_TOKEN}",
+                "channel": "#kwaliteit",
+                "base_url": slack.base_url,
+            }
+        },  # fmt: skip
         "schedule": {"check": "1s", "sync": "2s"},
     }
     path = tmp_path / "qmon.yaml"
@@ -82,7 +96,8 @@ def _runs(*logs: Path) -> dict[str, list[float]]:
     for log in logs:
         for line in log.read_text().splitlines():
             if match := DONE.match(line):
-                stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                at = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+                stamp = at.timestamp()  # the log's local time; only differences count
                 runs.setdefault(match[2], []).append(stamp)
     return {name: sorted(times) for name, times in runs.items()}
 
@@ -129,10 +144,12 @@ def test_two_agents_share_the_work_and_do_nothing_twice(tmp_path, pg_url, slack,
         assert len(times) >= 3, (name, times)
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert min(gaps) > interval * 0.5, (name, gaps)
-    # Both portals' tickets arrived, each once, under its own source name and cursor.
+    # Both portals' tickets arrived, each once, under its own source name, cursor and health.
+    health = last_complete_syncs(load_config(path), store)
     for name in ("hubspot-nl", "hubspot-be"):
         assert len(store.record_events(name)) == 1
         assert {c.stream for c in store.sync_state(name)} == {"tickets"}
+        assert health[name] is not None
     store.close()
 
 
@@ -140,7 +157,9 @@ HOLD = textwrap.dedent(
     """
     import sys, time
     from qmon.agent import Job, run_claimed
-    from qmon.store import Store
+    from qmon.alerts.sources import last_complete_syncs
+from qmon.config import load_config
+from qmon.store import Store
     store = Store.open(sys.argv[1])
     def work():
         print("claimed", flush=True)

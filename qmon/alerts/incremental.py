@@ -120,7 +120,8 @@ def save(
     as_of_us: int,
 ) -> None:  # fmt: skip
     """Write the state after a check, in the check's own transaction: its alerts and its
-    state commit together or not at all."""
+    state commit together or not at all. (Upserts: a `qmon check` by hand beside the agent's
+    may write the same rows.)"""
     promises = {p.id: p for p in config.promises}
     if scope.full:
         conn.execute(text("DELETE FROM check_watch"))
@@ -146,13 +147,16 @@ def save(
     if watch:
         conn.execute(
             text("INSERT INTO check_watch (promise_id, subject_type, subject_id, wake_us)"
-                 " VALUES (:p, :t, :i, :w)"),
+                 " VALUES (:p, :t, :i, :w) ON CONFLICT (promise_id, subject_type, subject_id)"
+                 " DO UPDATE SET wake_us = excluded.wake_us"),
             [{"p": p, "t": t, "i": i, "w": w} for (p, t, i), w in watch.items()],
         )  # fmt: skip
     if decided:
         conn.execute(
             text("INSERT INTO check_decided (promise_id, subject_type, subject_id, started_us,"
-                 " decided_us, breached) VALUES (:p, :t, :i, :s, :d, :b)"),
+                 " decided_us, breached) VALUES (:p, :t, :i, :s, :d, :b)"
+                 " ON CONFLICT (promise_id, subject_type, subject_id, started_us)"
+                 " DO UPDATE SET decided_us = excluded.decided_us, breached = excluded.breached"),
             decided,
         )  # fmt: skip
     conn.execute(text("DELETE FROM check_decided WHERE decided_us < :k"), {"k": keep_from})

@@ -178,7 +178,10 @@ class Store:
         if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            # The agent holds a connection per running job (its claim) besides the job's own.
+            postgres = parsed.get_backend_name() == "postgresql"
+            pool = {"pool_size": 10, "max_overflow": 20} if postgres else {}
+            engine = create_engine(parsed, pool_pre_ping=True, **pool)
         except Exception as exc:  # unknown driver, bad URL
             raise StoreUnavailable(f"cannot use database {safe}: {exc}") from None
         if engine.dialect.name == "sqlite":
