@@ -145,7 +145,7 @@ def test_two_agents_share_the_work_and_do_nothing_twice(tmp_path, pg_url, slack,
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert min(gaps) > interval * 0.5, (name, gaps)
     # Both portals' tickets arrived, each once, under its own source name, cursor and health.
-    health = last_complete_syncs(load_config(path), store)
+    health = last_complete_syncs(load_config(path, environ=env), store)
     for name in ("hubspot-nl", "hubspot-be"):
         assert len(store.record_events(name)) == 1
         assert {c.stream for c in store.sync_state(name)} == {"tickets"}
@@ -157,9 +157,7 @@ HOLD = textwrap.dedent(
     """
     import sys, time
     from qmon.agent import Job, run_claimed
-    from qmon.alerts.sources import last_complete_syncs
-from qmon.config import load_config
-from qmon.store import Store
+    from qmon.store import Store
     store = Store.open(sys.argv[1])
     def work():
         print("claimed", flush=True)
