@@ -60,6 +60,12 @@ class Event:
     record: str | None = None
 
 
+#: The attributes qmon itself reads: a survey's `score` (and `survey_type`), a stage change's
+#: `stage` and `phase`. `qmon import` keeps these and those the config's `imports.attributes`
+#: names; nothing else of a file is stored (docs/data-protection.md).
+USED_ATTRIBUTES: frozenset[str] = frozenset({"score", "survey_type", "stage", "phase"})
+
+
 #: The store's columns for an event, in the order of `event_to_row`'s tuples.
 ROW_COLUMNS: tuple[str, ...] = (
     "source",

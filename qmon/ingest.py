@@ -7,7 +7,7 @@ off, the transaction is rolled back and nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,8 +77,10 @@ def read_checked(
     source: str = "file",
     assume_tz: ZoneInfo | None = None,
     on_progress: ProgressHook | None = None,
+    attributes: Collection[str] | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows to store, in batches: parsed, and checked against each other.
+    """The rows to store, in batches: parsed, and checked against each other (with only
+    the `attributes` named, when given).
 
     Bad rows and repeats are counted in `summary` (read, duplicates, problems) instead.
     The same (source, id) twice in the input is fine when both rows are identical, and a
@@ -90,7 +92,7 @@ def read_checked(
         seen.files.append(str(path))
         hook = (lambda n, p=path: on_progress(p, n)) if on_progress else None
         for line, item in iter_file_numbered(
-            path, source=source, assume_tz=assume_tz, on_progress=hook
+            path, source=source, assume_tz=assume_tz, on_progress=hook, attributes=attributes
         ):
             summary.read += 1
             if isinstance(item, Problem):
@@ -120,6 +122,7 @@ def import_files(
     skip_invalid: bool = False,
     on_progress: ProgressHook | None = None,
     background_from_bytes: int = BACKGROUND_FROM_BYTES,
+    attributes: Collection[str] | None = None,
 ) -> ImportSummary:
     """Import CSV / JSON Lines files into the store.
 
@@ -132,7 +135,8 @@ def import_files(
             cannot be read at all.
     """
     summary = ImportSummary()
-    options = {"source": source, "assume_tz": assume_tz, "on_progress": on_progress}
+    options = {"source": source, "assume_tz": assume_tz, "on_progress": on_progress,
+               "attributes": attributes}  # fmt: skip
     # The reader process is told the zone by its key; one without (read from a file, or a
     # plain offset) is used here, where it is the very object the caller gave.
     named = assume_tz is None or bool(getattr(assume_tz, "key", None))

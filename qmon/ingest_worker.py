@@ -16,12 +16,13 @@ lines), progress calls, and the same `InputError` for a file that cannot be read
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -39,10 +40,12 @@ def read_in_background(
     source: str = "file",
     assume_tz: ZoneInfo | None = None,
     on_progress: ProgressHook | None = None,
+    attributes: Collection[str] | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """`read_checked`, run in a child process; `summary` is filled in when it is done."""
+    keep = json.dumps(None if attributes is None else sorted(attributes))
     command = [sys.executable, "-m", "qmon.ingest_worker", source, assume_tz.key if assume_tz
-               else "", *(str(p) for p in paths)]  # fmt: skip
+               else "", keep, *(str(p) for p in paths)]  # fmt: skip
     # A process group of its own: Ctrl-C in a terminal interrupts the whole foreground group,
     # and the child would print a KeyboardInterrupt traceback. The finally below stops it.
     child = subprocess.Popen(
@@ -80,7 +83,7 @@ def _receive(stream: IO[bytes]) -> tuple[str, Any]:
     return message
 
 
-def _serve(source: str, zone: str, paths: list[Path]) -> None:
+def _serve(source: str, zone: str, keep: list[str] | None, paths: list[Path]) -> None:
     """The child's side: read and check, write messages to stdout."""
     out = sys.stdout.buffer
     index = {path: n for n, path in enumerate(paths)}
@@ -98,6 +101,7 @@ def _serve(source: str, zone: str, paths: list[Path]) -> None:
             source=source,
             assume_tz=ZoneInfo(zone) if zone else None,
             on_progress=lambda path, n: send("progress", (index[path], n)),
+            attributes=keep,
         ):
             send("rows", batch)
         send("summary", (summary.read, summary.duplicates, summary.problems))
@@ -111,7 +115,7 @@ def _serve(source: str, zone: str, paths: list[Path]) -> None:
 
 def _main() -> None:
     try:
-        _serve(sys.argv[1], sys.argv[2], [Path(p) for p in sys.argv[3:]])
+        _serve(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), [Path(p) for p in sys.argv[4:]])
     except BrokenPipeError:
         # The importing process is gone (killed, say by SIGKILL) and nobody reads the rows:
         # stop without a traceback on the terminal it shared, and without a second one

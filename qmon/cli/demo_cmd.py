@@ -43,7 +43,8 @@ def demo(
     config = load_config(files.config_path)
     store = Store.open(config.database_url)
     try:
-        summary = import_files(store, [files.events_path], source="demo")
+        summary = import_files(store, [files.events_path], source="demo",
+                               attributes=config.kept_attributes)  # fmt: skip
         result = run_audit(config, store, AuditQuery(as_of_us=to_us(end), keep_instances=True))
         week = last_complete_week(to_us(end), config.timezone)
         _log_demo_action(store, end, months)

@@ -39,7 +39,9 @@ def import_events(
     (source, id) is already stored replaces it.
 
     Columns: id, occurred_at, type, subject_type, subject_id (required); source, account,
-    owner, channel, link (optional); any other column is kept as an attribute.
+    owner, channel, link (optional). Of other columns only those qmon reads (score,
+    survey_type, stage, phase) and those named in the config's `imports: {attributes: [...]}`
+    are kept; the rest (notes, message bodies) is dropped as the file is read.
 
     Example: qmon import exports/cases-2026-11.csv --source zendesk
     """
@@ -77,6 +79,7 @@ def import_events(
                 assume_tz=tz,
                 skip_invalid=skip_invalid,
                 on_progress=on_progress,
+                attributes=config.kept_attributes,
             )
     finally:
         store.close()

@@ -63,5 +63,13 @@ class QmonConfig:
 
         return self.extra.get("notify") or NotifySpec()
 
+    @property
+    def kept_attributes(self) -> frozenset[str]:
+        """The attributes `qmon import` keeps: those qmon reads and `imports.attributes`."""
+        from qmon.events import USED_ATTRIBUTES
+
+        imports = self.extra.get("imports")
+        return USED_ATTRIBUTES | frozenset(imports.attributes if imports else ())
+
     def promise(self, promise_id: str) -> Promise | None:
         return next((p for p in self.promises if p.id == promise_id), None)

@@ -23,6 +23,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StringConstraints,
     ValidationInfo,
     model_validator,
 )
@@ -33,7 +34,7 @@ from qmon.timeutil import zone
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
-EXTRA_SECTIONS: tuple[str, ...] = ("notify", "schedule", "language")
+EXTRA_SECTIONS: tuple[str, ...] = ("notify", "schedule", "language", "imports")
 """Top-level sections read by later parts of qmon; they reach them as `QmonConfig.extra`."""
 
 _PROMISE_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -386,6 +387,17 @@ class ScheduleSpec(Strict):
     weekly_report: Annotated[tuple[int, int, int], BeforeValidator(_weekly_time)] = (0, 8, 0)
 
 
+class ImportsSpec(Strict):
+    """`imports`: what `qmon import` keeps of a file's columns besides the core ones.
+
+    By default only the attributes qmon itself reads (`qmon.events.USED_ATTRIBUTES`); a
+    column named here is kept too. Anything else (a note, a message body) is dropped as the
+    file is read and never stored.
+    """
+
+    attributes: list[Annotated[str, StringConstraints(min_length=1)]] = []
+
+
 class QmonSpec(Strict):
     """The whole file.
 
@@ -405,6 +417,7 @@ class QmonSpec(Strict):
     mappings: dict[str, Any] | None = None
     notify: NotifySpec | None = None
     schedule: ScheduleSpec | None = None
+    imports: ImportsSpec | None = None
 
     def extra(self) -> dict[str, Any]:
         """The sections for later parts of qmon that the file sets."""

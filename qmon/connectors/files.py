@@ -9,8 +9,8 @@ Fields (CSV columns or JSON keys; names are case-sensitive):
 - required: `id`, `occurred_at`, `type`, `subject_type`, `subject_id`;
 - optional: `source` (a row's own value wins over the import's), `account`, `owner`,
   `channel`, `link`; empty means absent;
-- anything else is kept in `attributes`: CSV cells as strings, empty ones dropped; JSON
-  values as they are, nulls dropped.
+- anything else is kept in `attributes` (only the names in `attributes=`, when given): CSV
+  cells as strings, empty ones dropped; JSON values as they are, nulls dropped.
 
 `occurred_at` is ISO-8601 with `Z` or an offset; one without is read in `assume_tz`, or is a
 bad row. `type` and `subject_type` are single words such as `quote.requested`. In JSON Lines
@@ -37,7 +37,7 @@ import codecs
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain
 from operator import itemgetter
@@ -79,6 +79,7 @@ def iter_file(
     source: str = "file",
     assume_tz: ZoneInfo | None = None,
     on_progress: ProgressHook | None = None,
+    attributes: Collection[str] | None = None,
 ) -> Iterator[Event | Problem]:
     """Stream a CSV or JSON Lines file as events, and a problem for each bad row.
 
@@ -93,6 +94,8 @@ def iter_file(
             bad rows, because guessing a zone silently shifts every deadline.
         on_progress: called with the bytes read so far every few thousand lines and once at
             the end (then with the file's size), to drive a progress bar.
+        attributes: the attribute names to keep (None: all); other non-core fields are
+            dropped as they are read, so that what a promise does not need is never stored.
 
     Returns:
         A lazy iterator over, in file order, an `Event` per good row and a `Problem` per bad
@@ -102,7 +105,8 @@ def iter_file(
         InputError: on the first `next()`, if the extension is unknown or the file cannot be
             opened.
     """
-    numbered = iter_file_numbered(path, source=source, assume_tz=assume_tz, on_progress=on_progress)
+    numbered = iter_file_numbered(path, source=source, assume_tz=assume_tz,
+                                  on_progress=on_progress, attributes=attributes)  # fmt: skip
     return map(itemgetter(1), numbered)  # no Python frame per row
 
 
@@ -112,6 +116,7 @@ def iter_file_numbered(
     source: str = "file",
     assume_tz: ZoneInfo | None = None,
     on_progress: ProgressHook | None = None,
+    attributes: Collection[str] | None = None,
 ) -> Iterator[Numbered]:
     """Like `iter_file`, with the line where each row starts: `(line, event_or_problem)`.
 
@@ -139,7 +144,8 @@ def iter_file_numbered(
         raise InputError([Problem(file, None, f"cannot read the file: {reason}")]) from None
     with stream:
         progress = _Progress(stream.buffer, on_progress)
-        yield from read(_Lines(stream, file), source, assume_tz, progress)
+        keep = None if attributes is None else frozenset(attributes)
+        yield from read(_Lines(stream, file), source, assume_tz, progress, keep)
         progress.report()
 
 
@@ -219,8 +225,9 @@ class _Lines:
 
 
 def _read_jsonl(
-    lines: _Lines, source: str, tz: ZoneInfo | None, progress: _Progress
-) -> Iterator[Numbered]:
+    lines: _Lines, source: str, tz: ZoneInfo | None, progress: _Progress,
+    keep: frozenset[str] | None,
+) -> Iterator[Numbered]:  # fmt: skip
     file = lines.file
     decoder = json.JSONDecoder(parse_constant=_refuse_constant)
     decode, scan = decoder.decode, decoder.scan_once
@@ -247,7 +254,7 @@ def _read_jsonl(
                 yield line, Problem(file, line, _json_problem(decode, text))
                 continue
         if type(obj) is dict:
-            item = _json_event(obj, source, tz)
+            item = _json_event(obj, source, tz, keep)
         else:
             item = f"expected a JSON object, got {_json_type(obj)}"
         yield line, (Problem(file, line, item) if type(item) is str else item)
@@ -269,7 +276,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _json_event(obj: dict[str, Any], source: str, tz: ZoneInfo | None) -> Event | str:
+def _json_event(
+    obj: dict[str, Any], source: str, tz: ZoneInfo | None, keep: frozenset[str] | None = None
+) -> Event | str:
     """A JSON object as an event, or what is wrong with it.
 
     The core fields are popped off `obj`, which is the decoder's and nobody else's, so that
@@ -286,6 +295,8 @@ def _json_event(obj: dict[str, Any], source: str, tz: ZoneInfo | None) -> Event 
         if any(type(value) is not str for value in values):
             return _type_problem(values)
         fields = tuple(map(str.strip, values))
+    if keep is not None and not keep.issuperset(obj):
+        obj = {name: value for name, value in obj.items() if name in keep}
     if None in obj.values():
         obj = {name: value for name, value in obj.items() if value is not None}
     return _event(fields, obj, source, tz)
@@ -314,8 +325,9 @@ def _json_type(value: Any) -> str:
 
 
 def _read_csv(
-    lines: _Lines, source: str, tz: ZoneInfo | None, progress: _Progress
-) -> Iterator[Numbered]:
+    lines: _Lines, source: str, tz: ZoneInfo | None, progress: _Progress,
+    keep: frozenset[str] | None,
+) -> Iterator[Numbered]:  # fmt: skip
     """The rows of a CSV file, the first being the header.
 
     Parsing is the largest single cost of a row. Of a line without quotes, which nearly every
@@ -357,7 +369,7 @@ def _read_csv(
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if header is None:
-            header = _CsvHeader(row)
+            header = _CsvHeader(row, keep)
             if header.problem:
                 yield line, Problem(file, line, header.problem)
                 return
@@ -412,14 +424,15 @@ class _QuotedRecords:
 class _CsvHeader:
     """What each column of a CSV file means, worked out once so that rows are cheap."""
 
-    def __init__(self, cells: list[str]) -> None:
+    def __init__(self, cells: list[str], keep: frozenset[str] | None = None) -> None:
         names = [cell.strip() for cell in cells]
         self.width = len(names)
         # Rows get one empty cell past the header's columns; absent columns read that.
         self._padding = [""] * self.width
         positions = [names.index(f) if f in names else self.width for f in CORE_FIELDS]
         self._core = itemgetter(*positions)
-        self._attributes = [(i, name) for i, name in enumerate(names) if name and name not in _CORE]
+        self._attributes = [(i, name) for i, name in enumerate(names) if name
+                            and name not in _CORE and (keep is None or name in keep)]  # fmt: skip
         self._unnamed = [i for i, name in enumerate(names) if not name]
         missing = sorted(set(REQUIRED_FIELDS) - set(names))
         repeated = sorted({name for name in names if name and names.count(name) > 1})
