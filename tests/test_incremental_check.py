@@ -190,3 +190,14 @@ def test_after_the_first_check_only_what_changed_or_woke_is_evaluated(tmp_path, 
     # Other promises, or an earlier instant: everything again.
     assert incremental.plan(config, store, T0).full
     store.close()
+
+
+def test_an_imported_event_that_moves_marks_both_subjects(database_url, tmp_path, slack):
+    config = load_config(_config(tmp_path, slack))
+    store = Store.open(database_url)
+    store.ingest([Event("file", "e1", T0 - HOUR, "quote.requested", "deal", "D-1"),
+                  Event("file", "e2", T0 - HOUR, "quote.requested", "deal", "D-3")])  # fmt: skip
+    run_check(config, store, T0)
+    store.ingest([Event("file", "e1", T0 - HOUR, "quote.requested", "deal", "D-2")])
+    assert incremental.plan(config, store, T0).subjects == [("deal", "D-1"), ("deal", "D-2")]
+    store.close()

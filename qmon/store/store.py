@@ -86,32 +86,26 @@ _SQLITE_UPSERT = (
 )
 
 
-def _sqlite_mark_dirty(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Mark the subjects of `rows` changed, and the subjects their ids belonged to before if
-    an event moved (see `CheckDirty`); before the upsert, while the old rows are there."""
+def _sqlite_mark_dirty(conn: Connection, rows: list[tuple[Any, ...]], moved: bool) -> None:
+    """Mark the subjects of `rows` changed (see `CheckDirty`), and with `moved` also the
+    subjects their ids belonged to before if an event moved: before the upsert, while the
+    old rows are there."""
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
-            " subject_type TEXT, subject_id TEXT)"
-        )
+        subjects = {(r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows}
+        cur.executemany(_MARK_DIRTY.format(rows="VALUES (?, ?, 1)"), list(subjects))
+        if not moved:
+            return
+        cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
+                    " subject_type TEXT, subject_id TEXT)")  # fmt: skip
         cur.execute("DELETE FROM qmon_batch")
         cur.executemany("INSERT INTO qmon_batch VALUES (?, ?, ?, ?)",
                         [(r[0], r[1], r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows])  # fmt: skip
-        cur.execute(
-            _MARK_DIRTY.format(
-                rows=("SELECT DISTINCT subject_type, subject_id, 1 FROM qmon_batch WHERE true")
-            )
-        )
-        cur.execute(
-            _MARK_DIRTY.format(
-                rows=(
-                    "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
-                    " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
-                    " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
-                )
-            )
-        )
+        cur.execute(_MARK_DIRTY.format(rows=(
+            "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
+            " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
+            " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
+        )))  # fmt: skip
     finally:
         cur.close()
 
@@ -657,6 +651,7 @@ class EventWriter:
         self._written = 0
         self._modified = 0  # SQLite: inserted + updated, from rowcount
         self._before: int | None = None
+        self._had_events: bool | None = None  # PostgreSQL: whether events were stored before
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
@@ -690,7 +685,8 @@ class EventWriter:
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-        _sqlite_mark_dirty(self._conn, rows)
+        # Events can only move away from a subject if the table had events to begin with.
+        _sqlite_mark_dirty(self._conn, rows, moved=self._before > 0)
         self._modified += _sqlite_upsert(self._conn, rows)
 
     def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
@@ -707,11 +703,22 @@ class EventWriter:
             updates = ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
             old = ", ".join(f"events.{c}" for c in _CHANGED)
             new = ", ".join(f"excluded.{c}" for c in _CHANGED)
-            # An event moving to another subject changes the one it leaves too.
-            cur.execute(_MARK_DIRTY.format(rows=(
-                "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_staging s"
-                " JOIN events e USING (source, event_id) WHERE (e.subject_type, e.subject_id)"
-                " IS DISTINCT FROM (s.subject_type, s.subject_id)")))  # fmt: skip
+            if self._had_events is None:
+                cur.execute("SELECT EXISTS (SELECT 1 FROM events)")
+                self._had_events = cur.fetchone()[0]
+            if self._had_events:
+                # An event moving to another subject changes the one it leaves too (only an
+                # event stored before this transaction can). One index probe per staged row:
+                # the staging table has no statistics, and the planner would rather hash-join
+                # a seq scan of the whole events table, every batch.
+                cur.execute("SET LOCAL enable_hashjoin = off")
+                cur.execute("SET LOCAL enable_mergejoin = off")
+                cur.execute(_MARK_DIRTY.format(rows=(
+                    "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_staging s"
+                    " JOIN events e USING (source, event_id) WHERE (e.subject_type, e.subject_id)"
+                    " IS DISTINCT FROM (s.subject_type, s.subject_id)")))  # fmt: skip
+                cur.execute("SET LOCAL enable_hashjoin = on")
+                cur.execute("SET LOCAL enable_mergejoin = on")
             cur.execute(
                 f"WITH up AS (INSERT INTO events ({_COLS}) "
                 f"SELECT {_COLS} FROM qmon_staging "
