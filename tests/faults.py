@@ -40,20 +40,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import quote
 
 import yaml
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
+
+from tests.pgschema import private_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS: tuple[str, ...] = ("import", "sync", "check")
@@ -113,23 +112,6 @@ def engine_for(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed)
-
-
-@contextmanager
-def private_schema(base_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search path is a new schema of its own, dropped afterwards: the
-    harness empties its store between runs, and must not touch anyone else's tables."""
-    import psycopg
-
-    schema = f"faults_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def reset_database(url: str) -> None:

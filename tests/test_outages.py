@@ -42,6 +42,7 @@ from qmon.timeutil import to_us
 from tests.clihelp import qmon
 from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import SmtpServer
+from tests.test_agent import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,15 +60,6 @@ def minutes(m: float) -> datetime:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def wait_for(condition, seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # --- 1. Slack and SMTP down for an hour ---------------------------------------------------------
