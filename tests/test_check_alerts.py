@@ -239,6 +239,33 @@ def test_status_shows_checks_the_outbox_and_promises_without_data(tmp_path, data
     assert slack.token not in result.output
 
 
+@pytest.mark.parametrize(
+    ("events", "evaluated"),
+    [
+        ([], False),  # no data at all
+        ([("D-1", -3, "call.requested")], False),  # open, within its 24 h: nothing decided
+        ([("D-1", -30, "call.requested")], True),  # open past its deadline: broken
+        ([("D-1", -3, "call.requested"), ("D-1", -2, "call.logged")], True),  # kept
+        ([("D-1", -2, "call.logged")], False),  # a stop without a start decides nothing
+        ([("D-1", -3, "call.requested"), ("D-1", 2, "call.logged")], False),  # stop after now
+    ],
+)
+def test_status_counts_a_promise_evaluated_once_it_has_a_decided_instance(
+    tmp_path, database_url, events, evaluated
+):
+    from qmon.reports.status import collect
+
+    path = tmp_path / "qmon.yaml"
+    path.write_text(f"version: 1\ndatabase: '{database_url}'\npromises:\n"
+                    "  - {id: call-24h, phase: sales, start: call.requested, stop: call.logged,"
+                    " within: 24h}\n")  # fmt: skip
+    store = Store.open(database_url)
+    store.ingest([ev(n, hours, type_) for n, hours, type_ in events])
+    status = collect(load_config(path), store, at(0))
+    assert status.not_evaluated == ([] if evaluated else ["call-24h"])
+    store.close()
+
+
 # --- qmon actions ----------------------------------------------------------------------------
 
 

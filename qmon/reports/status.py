@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from qmon.alerts.sources import last_complete_syncs, stale_promises
 from qmon.config import QmonConfig
+from qmon.promises.promise import Promise, Role
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
 from qmon.timeutil import from_us
@@ -68,14 +69,31 @@ def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
                 " ORDER BY next_try_us DESC LIMIT 1"
             )
         ).scalar_one_or_none()
-    result = run_audit(config, store, AuditQuery(as_of_us=as_of_us))
     status.stale_promises = stale_promises(config, store, as_of_us)
     status.not_evaluated = [
         p.id
-        for p, tally in result.promises
-        if tally.compliance is None or p.id in status.stale_promises
+        for p in config.promises
+        if p.id in status.stale_promises or not _has_decided(config, store, p, as_of_us)
     ]
     return status
+
+
+def _has_decided(config: QmonConfig, store: Store, promise: Promise, as_of_us: int) -> bool:
+    """Whether the promise has a kept or broken instance as of `as_of_us`, its compliance
+    therefore a number. Usually one index probe finds a stop event after a start of the same
+    subject (status and the metrics ask often, on stores of millions of events); only a
+    promise without one (all its instances open, or broken without a stop) is audited."""
+    starts, stops = promise.types(Role.START), promise.types(Role.STOP)
+    query = text(
+        "SELECT 1 FROM events AS s WHERE s.type IN :stops AND s.occurred_us <= :at AND EXISTS"
+        " (SELECT 1 FROM events AS a WHERE a.type IN :starts AND a.subject_type = s.subject_type"
+        " AND a.subject_id = s.subject_id AND a.occurred_us <= s.occurred_us) LIMIT 1"
+    ).bindparams(bindparam("stops", expanding=True), bindparam("starts", expanding=True))
+    with store.engine.connect() as conn:
+        if conn.execute(query, {"stops": stops, "starts": starts, "at": as_of_us}).first():
+            return True
+    result = run_audit(config, store, AuditQuery(as_of_us=as_of_us, promise_ids=(promise.id,)))
+    return result.promises[0][1].compliance is not None
 
 
 def _iso(us: int | None) -> str | None:
