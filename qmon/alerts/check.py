@@ -39,7 +39,6 @@ from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
 from qmon.promises.engine import Instance
 from qmon.promises.promise import Promise
-from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
 
 HORIZON_US = 24 * 3600_000_000
@@ -109,8 +108,8 @@ def run_check(
     if recording and not not_evaluated:
         scope = incremental.plan(config, store, as_of_us, full=full)
     if scope.full:
-        query = AuditQuery(as_of_us=as_of_us, keep_instances=True)
-        instances = run_audit(config, store, query).instances
+        keep_from = as_of_us - max(HORIZON_US, incremental.DECIDED_FOR_US)
+        instances = incremental.evaluate_all(config, store, as_of_us, keep_from)
         if recording and not not_evaluated:
             incremental.note_upcoming(config, store, scope, as_of_us)
     else:

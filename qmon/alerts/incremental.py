@@ -109,6 +109,20 @@ def evaluate_scope(config: QmonConfig, store: Store, scope: Scope, as_of_us: int
     return instances
 
 
+def evaluate_all(
+    config: QmonConfig, store: Store, as_of_us: int, keep_from_us: int
+) -> list[Instance]:
+    """Every promise over the whole store (a full scope), keeping only the instances a check
+    can act on: open ones, and those decided from `keep_from_us` on. Memory is bounded by
+    those, not by the store: a year of 10M events holds 1.5M instances of one promise."""
+    kept: list[Instance] = []
+    for promise in config.promises:
+        for i in evaluate(promise, store.role_events(promise.roles, as_of_us), as_of_us):
+            if i.status == "open" or decided_at(i) >= keep_from_us:
+                kept.append(i)
+    return kept
+
+
 def note_upcoming(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> None:
     """For a full scope: every subject's earliest event after `as_of_us` (a whole-table
     read, like the full evaluation itself)."""
