@@ -7,6 +7,7 @@ and the fake Slack."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ import yaml
 from qmon.alerts.sources import last_complete_syncs
 from qmon.config import load_config
 from qmon.store import Store
+from tests.clihelp import qmon
 from tests.fakes.hubspot import FakeHubSpot
 from tests.fakes.slack import FakeSlack
 from tests.test_agent import ROOT, ev, wait_for
@@ -144,6 +146,11 @@ def test_two_agents_share_the_work_and_do_nothing_twice(tmp_path, pg_url, slack,
         assert len(times) >= 3, (name, times)
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert min(gaps) > interval * 0.5, (name, gaps)
+    # `qmon status` shows every job, the agent that ran it last, and no error.
+    result = qmon("status", "--format", "json", env=env)
+    jobs = {job["name"]: job for job in json.loads(result.stdout)["jobs"]}
+    assert set(jobs) == {"check", "sync:hubspot-nl", "sync:hubspot-be"}
+    assert all(job["agent"] and job["last_error"] is None for job in jobs.values())
     # Both portals' tickets arrived, each once, under its own source name, cursor and health.
     health = last_complete_syncs(load_config(path, environ=env), store)
     for name in ("hubspot-nl", "hubspot-be"):

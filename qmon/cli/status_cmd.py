@@ -17,8 +17,9 @@ def status(
     output: Output = typer.Option(Output.table, "--format", help="table or json (stable)."),
 ) -> None:
     """Show when each source last synced completely, when the last check ran, how many alerts
-    wait in the outbox (and why), and which promises have no data to be evaluated or are fed
-    only by a source that stopped syncing.
+    wait in the outbox (and why), each agent job's last run (by which agent, with its error),
+    and which promises have no data to be evaluated or are fed only by a source that stopped
+    syncing.
 
     Example: qmon status --format json
     """
@@ -43,6 +44,12 @@ def status(
     if outbox["last_error"]:
         waiting += f"; last error: {outbox['last_error']}"
     console.print(waiting, highlight=False, markup=False)
+    for job in data["jobs"]:
+        line = (f"job {job['name']}: last run {job['last_finished'] or 'never'}"
+                f" by {job['agent'] or '-'}, next due {job['next_due']}")  # fmt: skip
+        if job["last_error"]:
+            line += f"; last error: {job['last_error']}"
+        console.print(line, highlight=False, markup=False)
     stale = {s["promise"]: s["sources"] for s in data["stale_promises"]}
     missing = ", ".join(p for p in data["not_evaluated"] if p not in stale) or "none"
     console.print(f"promises not evaluated (no data): {missing}", highlight=False)

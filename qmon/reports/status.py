@@ -1,9 +1,10 @@
 """`qmon status`: is qmon's picture of the journey current, and is anything stuck?
 
 For each source, when all its streams last completed a sync; when the last check ran; what
-waits in the alert outbox (and why, if deliveries fail); and which promises cannot be
-evaluated at all (no kept or broken instance in the store, or fed only by sources that
-stopped syncing: missing or stale data is never "kept").
+waits in the alert outbox (and why, if deliveries fail); each agent job's last run, by which
+agent, and its error; and which promises cannot be evaluated at all (no kept or broken
+instance in the store, or fed only by sources that stopped syncing: missing or stale data
+is never "kept").
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Status:
     last_delivery_error: str | None = None
     not_evaluated: list[str] = field(default_factory=list)  # includes the stale ones
     stale_promises: dict[str, list[str]] = field(default_factory=dict)  # promise -> sources
+    jobs: list[dict[str, Any]] = field(default_factory=list)  # the agents' jobs (agent_jobs)
 
     def as_json(self) -> dict[str, Any]:
         """The stable JSON of `qmon status --format json` (instants in UTC with `Z`)."""
@@ -48,6 +50,12 @@ class Status:
                 {"promise": promise, "sources": sources}
                 for promise, sources in self.stale_promises.items()
             ],
+            "jobs": [
+                {"name": job["name"], "next_due": _iso(job["due_us"]), "agent": job["agent"],
+                 "last_started": _iso(job["started_us"]),
+                 "last_finished": _iso(job["finished_us"]), "last_error": job["error"]}
+                for job in self.jobs
+            ],  # fmt: skip
         }
 
 
@@ -63,6 +71,9 @@ def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
             )
         ).one()
         status.alerts_waiting, status.oldest_waiting_us = waiting, oldest
+        status.jobs = [dict(row._mapping) for row in conn.execute(text(
+            "SELECT name, due_us, agent, started_us, finished_us, error FROM agent_jobs"
+            " ORDER BY name"))]  # fmt: skip
         status.last_delivery_error = conn.execute(
             text(
                 "SELECT last_error FROM alerts WHERE status = 'pending' AND attempts > 0"
