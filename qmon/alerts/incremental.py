@@ -41,6 +41,7 @@ from qmon.config import QmonConfig
 from qmon.promises.engine import Instance, evaluate
 from qmon.promises.promise import Promise
 from qmon.store import Store
+from qmon.store.store import SUBJECTS_CHUNK, subjects_filter
 
 #: Beyond this many subjects to evaluate, one pass over the store is the cheaper way.
 FULL_ABOVE = 20_000
@@ -140,11 +141,14 @@ def save(
     if scope.full:
         conn.execute(text("DELETE FROM check_watch"))
         conn.execute(text("DELETE FROM check_decided"))
-    elif scope.subjects:
-        keys = [{"t": t, "i": i} for t, i in scope.subjects]
-        for table in ("check_watch", "check_decided"):
-            conn.execute(text(f"DELETE FROM {table} WHERE subject_type = :t AND subject_id = :i"),
-                         keys)  # fmt: skip
+    else:  # one statement per chunk of subjects, not one per subject
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for start in range(0, len(scope.subjects), SUBJECTS_CHUNK):
+            part = scope.subjects[start : start + SUBJECTS_CHUNK]
+            where, params = subjects_filter(conn.dialect.name, part)
+            for table in ("check_watch", "check_decided"):
+                cur.execute(f"DELETE FROM {table} WHERE {where}", params)
+        cur.close()
     watch: dict[tuple[str, str, str], int] = {}
     decided: list[dict[str, object]] = []
     keep_from = as_of_us - DECIDED_FOR_US

@@ -406,9 +406,9 @@ class Store:
         with self.engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                for start in range(0, len(ordered), _SUBJECTS_CHUNK):
-                    part = ordered[start : start + _SUBJECTS_CHUNK]
-                    where, params = _subjects_filter(self.dialect, part)
+                for start in range(0, len(ordered), SUBJECTS_CHUNK):
+                    part = ordered[start : start + SUBJECTS_CHUNK]
+                    where, params = subjects_filter(self.dialect, part)
                     cur.execute(
                         f"SELECT subject_type, subject_id, occurred_us, {code}, {cols}"
                         f" FROM events WHERE type IN ({', '.join(mark for _ in codes)})"
@@ -439,13 +439,13 @@ class Store:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 chunks = [None] if subjects is None else [
-                    sorted(set(subjects))[i : i + _SUBJECTS_CHUNK]
-                    for i in range(0, len(set(subjects)), _SUBJECTS_CHUNK)
+                    sorted(set(subjects))[i : i + SUBJECTS_CHUNK]
+                    for i in range(0, len(set(subjects)), SUBJECTS_CHUNK)
                 ]  # fmt: skip
                 for part in chunks:
                     sql, params = base, [*types, after_us]
                     if part is not None:
-                        where, more = _subjects_filter(self.dialect, part)
+                        where, more = subjects_filter(self.dialect, part)
                         sql, params = f"{sql} AND {where}", [*params, *more]
                     cur.execute(f"{sql} GROUP BY subject_type, subject_id", params)
                     found.update(((t, i), at) for t, i, at in cur.fetchall())
@@ -555,11 +555,12 @@ class Store:
             raw.close()
 
 
-_SUBJECTS_CHUNK = 400
+SUBJECTS_CHUNK = 400
 
 
-def _subjects_filter(dialect: str, subjects: Sequence[tuple[str, str]]) -> tuple[str, list]:
-    """SQL selecting `subjects` by (subject_type, subject_id), and its parameters."""
+def subjects_filter(dialect: str, subjects: Sequence[tuple[str, str]]) -> tuple[str, list]:
+    """SQL selecting `subjects` by (subject_type, subject_id), and its parameters, for the
+    raw driver cursor (chunks of `SUBJECTS_CHUNK` on SQLite, which binds each value)."""
     if dialect == "postgresql":
         return ("(subject_type, subject_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
                 [[t for t, _ in subjects], [i for _, i in subjects]])  # fmt: skip
