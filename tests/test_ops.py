@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +37,7 @@ from qmon.store import Store
 from qmon.timeutil import now_us, to_us
 from tests.clihelp import qmon
 from tests.fakes.slack import FakeSlack
+from tests.test_agent import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_PASSWORD = "s3cret-db-pw"
@@ -128,15 +128,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition, seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class Metrics(dict):
@@ -258,8 +249,8 @@ schedule: {{check: 1s}}
     )  # fmt: skip
     try:
         # Two breaches and the stale source, each to Slack; the webhook refuses all three.
-        assert wait_for(lambda: len(slack.texts("kwaliteit")) == 3)
-        assert wait_for(lambda: len(hook.paths) == 3)
+        assert wait_for(lambda: len(slack.texts("kwaliteit")) == 3, seconds=30)
+        assert wait_for(lambda: len(hook.paths) == 3, seconds=30)
         metrics = scrape_when(
             port,
             lambda m: (
