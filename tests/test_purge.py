@@ -116,3 +116,25 @@ def test_purge_keeps_alerts_about_sources(tmp_path, database_url):
     store.close()
     assert qmon("--config", config, "purge", "--before", "2026-01-01", "--yes").exit_code == 0
     assert _ids(database_url)[1] == ["D2", "hubspot"]
+
+
+def test_which_sources_have_which_types_follows_writes_and_purges(database_url):
+    """`event_sources` (what `stale_promises` reads instead of the events) is noted with
+    every kind of write, and rebuilt by a purge."""
+    from qmon.connectors.base import RecordChange
+    from qmon.events import Event
+
+    store = Store.open(database_url)
+    store.ingest([Event("file", "f1", 1_000_000, "quote.requested", "deal", "D1")])
+    store.apply_page("hubspot", "tickets", [RecordChange("tickets/1", [Event(
+        "hubspot", "t1", 5_000_000, "case.opened", "case", "1", record="tickets/1")])],
+        None)  # fmt: skip
+
+    def pairs() -> set[tuple[str, str]]:
+        with store.engine.connect() as conn:
+            return set(map(tuple, conn.execute(text("SELECT type, source FROM event_sources"))))
+
+    assert pairs() == {("quote.requested", "file"), ("case.opened", "hubspot")}
+    store.purge_before(2_000_000)
+    assert pairs() == {("case.opened", "hubspot")}
+    store.close()

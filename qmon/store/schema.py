@@ -214,9 +214,20 @@ class CheckState(SQLModel, table=True):
     as_of_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class EventSource(SQLModel, table=True):
+    """A source that has stored events of a type: written with the events, in the same
+    transaction, never removed but by `qmon purge` (which rebuilds it). It tells which
+    sources feed a promise (`stale_promises`) without reading its events."""
+
+    __tablename__ = "event_sources"
+
+    type: str = Field(primary_key=True)
+    source: str = Field(primary_key=True)
+
+
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
 TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
-          CheckWatch, CheckDecided, CheckState)  # fmt: skip
+          CheckWatch, CheckDecided, CheckState, EventSource)  # fmt: skip
 
 
 def metadata() -> MetaData:

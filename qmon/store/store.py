@@ -89,11 +89,13 @@ _SQLITE_UPSERT = (
 def _sqlite_mark_dirty(conn: Connection, rows: list[tuple[Any, ...]], moved: bool) -> None:
     """Mark the subjects of `rows` changed (see `CheckDirty`), and with `moved` also the
     subjects their ids belonged to before if an event moved: before the upsert, while the
-    old rows are there."""
+    old rows are there. Notes their (type, source) pairs too (`EventSource`)."""
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         subjects = {(r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows}
         cur.executemany(_MARK_DIRTY.format(rows="VALUES (?, ?, 1)"), list(subjects))
+        pairs = {(r[_TYPE], r[_SOURCE]) for r in rows}
+        cur.executemany(_NOTE_SOURCE.format(rows="VALUES (?, ?)"), list(pairs))
         if not moved:
             return
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
@@ -137,6 +139,18 @@ def _mark_dirty(conn: Connection, subjects: Iterable[tuple[str, str]]) -> None:
     params = [{"t": t, "i": i} for t, i in set(subjects)]
     if params:
         conn.execute(text(_MARK_DIRTY.format(rows="VALUES (:t, :i, 1)")), params)
+
+
+_TYPE, _SOURCE = EVENT_COLUMNS.index("type"), EVENT_COLUMNS.index("source")
+#: Notes that a source has events of a type (`EventSource`).
+_NOTE_SOURCE = "INSERT INTO event_sources (type, source) {rows} ON CONFLICT DO NOTHING"
+
+
+def _note_sources(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+    """Note the (type, source) pairs of stored rows, in the caller's transaction."""
+    params = [{"t": t, "s": src} for t, src in {(r[_TYPE], r[_SOURCE]) for r in rows}]
+    if params:
+        conn.execute(text(_NOTE_SOURCE.format(rows="VALUES (:t, :s)")), params)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -272,6 +286,7 @@ class Store:
                 )
             if rows:
                 conn.execute(_upsert_statement(), rows)
+                _note_sources(conn, (tuple(row.values()) for row in rows))
             _mark_dirty(conn, changed)
             if position_us is not None:
                 self._save_cursor(conn, source, stream, position_us=position_us)
@@ -381,6 +396,9 @@ class Store:
                 conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
             # Instances lost their early events: the next check evaluates everything again.
             conn.execute(text("DELETE FROM check_state"))
+            conn.execute(text("DELETE FROM event_sources"))
+            conn.execute(text(_NOTE_SOURCE.format(
+                rows="SELECT DISTINCT type, source FROM events WHERE true")))  # fmt: skip
             floor = _purge_floor(conn)
             if floor is None or cut_us > floor:
                 _set_mark(conn, PURGED_BEFORE, cut_us)
@@ -725,9 +743,11 @@ class EventWriter:
                 f"SELECT {_COLS} FROM qmon_staging "
                 f"ON CONFLICT (source, event_id) DO UPDATE SET {updates} "
                 f"WHERE ({old}) IS DISTINCT FROM ({new}) "
-                "RETURNING (xmax = 0) AS ins, subject_type, subject_id), "
+                "RETURNING (xmax = 0) AS ins, subject_type, subject_id, type, source), "
                 "dirty AS ("
                 + _MARK_DIRTY.format(rows="SELECT DISTINCT subject_type, subject_id, 1 FROM up")
+                + "), noted AS ("
+                + _NOTE_SOURCE.format(rows="SELECT DISTINCT type, source FROM up")
                 + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
