@@ -139,7 +139,8 @@ def agent_name() -> str:
 def run_claimed(store: Store, job: Job, agent: str) -> tuple[bool, Any]:
     """Run `job` if it is due and no other agent is running it; returns (ran, result).
 
-    Raises what the job raised, after recording it and moving the job's due time on."""
+    Raises what the job raised, or `JobIncomplete` for a job that ran but left work undone,
+    after recording it (`agent_jobs.error`) and moving the job's due time on."""
     _ensure_row(store, job.name)
     with store.engine.connect() as conn:
         postgres = store.dialect == "postgresql"
