@@ -358,6 +358,11 @@ def test_alerts_go_to_the_webhook_once_and_again_after_a_failure(tmp_path, httpx
     assert last["text"].startswith("Belofte gebroken: Offerte binnen 24 uur")
     result = qmon("--config", path, "check", "--as-of", iso(0.1))
     assert "0 waiting" in result.stdout  # nothing posted twice (pytest-httpx would fail)
+    store = Store.open(f"sqlite:///{tmp_path / 'q.db'}")
+    with store.engine.connect() as conn:
+        stamps = conn.execute(sqlalchemy.text("SELECT webhook_sent_us FROM alerts")).scalars()
+        assert sorted(stamps) == [at(0.05)] * 2  # when the webhook took them, for the metrics
+    store.close()
 
 
 # --- error-budget burn ------------------------------------------------------------------------

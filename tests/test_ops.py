@@ -277,6 +277,7 @@ schedule: {{check: 1s}}
         for kind, count in sent.items():
             assert metrics("qmon_alerts_sent_total", channel="slack", kind=kind) == count
         assert metrics("qmon_alerts_sent_total", channel="slack", kind="at_risk") == 0
+        assert metrics("qmon_alerts_sent_total", channel="webhook", kind="breached") == 0
         assert metrics("qmon_outbox_depth", channel="webhook") == webhook_waiting == 3
         assert metrics("qmon_outbox_depth", channel="slack") == 0
         assert metrics("qmon_outbox_alerts_waiting") == status.alerts_waiting == 3

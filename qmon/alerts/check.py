@@ -353,7 +353,7 @@ def _deliver_webhook(store: Store, url: str, now_us: int, report: CheckReport) -
             _settle(store, [row], "webhook_attempts = webhook_attempts + 1,"
                     " webhook_next_try_us = :next", {"next": now_us + wait})  # fmt: skip
             continue
-        _settle(store, [row], "webhook_pending = false", {})
+        _settle(store, [row], "webhook_pending = false, webhook_sent_us = :now", {"now": now_us})
         report.webhooks += 1
 
 

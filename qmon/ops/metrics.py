@@ -58,7 +58,10 @@ _DEPTH_SQL = text(
     " coalesce(sum(CASE WHEN webhook_pending THEN 1 ELSE 0 END), 0)"
     " FROM alerts"
 )
-_SENT_SQL = text("SELECT kind, count(*) FROM alerts WHERE status = 'sent' GROUP BY kind")
+_SENT_SQL = text(
+    "SELECT kind, count(*) FILTER (WHERE status = 'sent'),"
+    " count(*) FILTER (WHERE webhook_sent_us IS NOT NULL) FROM alerts GROUP BY kind"
+)
 _JOBS_SQL = text("SELECT name, due_us, finished_us, error FROM agent_jobs ORDER BY name")
 
 
@@ -110,7 +113,7 @@ class StoreCollector:
         status = collect(self.config, self.store, now)
         with self.store.engine.connect() as conn:
             slack_depth, webhook_depth = conn.execute(_DEPTH_SQL).one()
-            sent = dict(conn.execute(_SENT_SQL).all())
+            sent = {kind: (slack, hook) for kind, slack, hook in conn.execute(_SENT_SQL)}
             jobs = conn.execute(_JOBS_SQL).all()
 
         lag = GaugeMetricFamily("qmon_sync_lag_seconds",
@@ -156,10 +159,12 @@ class StoreCollector:
                      "Seconds since the oldest waiting alert was detected (0: none waits).",
                      0.0 if oldest is None else _lag(now, oldest))  # fmt: skip
         sent_family = CounterMetricFamily("qmon_alerts_sent",
-                                          "Alerts delivered to Slack, from the alert ledger.",
+                                          "Alerts delivered, per channel, from the alert ledger.",
                                           labels=["channel", "kind"])  # fmt: skip
         for kind in sorted(set(sent) | {"breached", "at_risk"}):
-            sent_family.add_metric(["slack", kind], int(sent.get(kind, 0)))
+            slack_sent, hook_sent = sent.get(kind, (0, 0))
+            sent_family.add_metric(["slack", kind], int(slack_sent))
+            sent_family.add_metric(["webhook", kind], int(hook_sent))
         yield sent_family
 
         stale_ones = set(status.stale_promises)

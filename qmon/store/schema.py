@@ -110,6 +110,7 @@ class AlertRow(SQLModel, table=True):
     webhook_pending: bool = False
     webhook_attempts: int = 0
     webhook_next_try_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    webhook_sent_us: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class AgentMark(SQLModel, table=True):
