@@ -33,11 +33,8 @@ def upgrade(ctx: typer.Context) -> None:
     try:
         with store.engine.connect() as conn:
             found = migrate.state(conn)
-        if found.revision not in (None, *migrate.revisions()):
-            raise migrate.SchemaMismatch(
-                f"the store's schema is at revision {found.revision}, newer than this qmon "
-                f"knows ({migrate.HEAD}): upgrade qmon"
-            )
+        if found.newer:
+            raise found.mismatch()
         before, after = migrate.upgrade(store.engine)
     finally:
         store.close()
@@ -68,8 +65,7 @@ def current(ctx: typer.Context) -> None:
         console.print(f"revision {found.revision or '-'} of {migrate.HEAD}: {what}",
                       highlight=False)  # fmt: skip
         return
-    newer = found.revision is not None and found.revision not in migrate.revisions()
-    need = "newer than this qmon: upgrade qmon" if newer else "run `qmon db upgrade`"
+    need = "newer than this qmon: upgrade qmon" if found.newer else "run `qmon db upgrade`"
     console.print(f"revision {found.revision or '(before migrations)'} of {migrate.HEAD}: {need}",
                   highlight=False)  # fmt: skip
     raise typer.Exit(int(ExitCode.SOURCE_FAILED))

@@ -49,6 +49,23 @@ class SchemaState:
     def current(self) -> bool:
         return self.revision == HEAD
 
+    @property
+    def newer(self) -> bool:
+        """Made by a newer qmon: a revision this one does not know."""
+        return self.revision is not None and self.revision not in revisions()
+
+    def mismatch(self) -> SchemaMismatch:
+        """The error for a store at another revision: what to do about it, in words."""
+        if self.newer:
+            return SchemaMismatch(
+                f"the store's schema is at revision {self.revision}, newer than this qmon "
+                f"knows ({HEAD}): upgrade qmon"
+            )
+        return SchemaMismatch(
+            f"the store's schema is at revision {self.revision or 'from before migrations'};"
+            f" this qmon needs {HEAD}: run `qmon db upgrade` (back up the database first)"
+        )
+
 
 _QMON_TABLES = frozenset({"events", "sync_cursors", "alerts", "agent_marks", "actions"})
 
@@ -74,16 +91,7 @@ def ensure_current(engine: Engine) -> None:
     if found.empty:
         upgrade(engine)
         return
-    if found.revision is None or found.revision in revisions():
-        at = found.revision or "from before migrations"
-        raise SchemaMismatch(
-            f"the store's schema is at revision {at}; this qmon needs {HEAD}: "
-            "run `qmon db upgrade` (back up the database first)"
-        )
-    raise SchemaMismatch(
-        f"the store's schema is at revision {found.revision}, newer than this qmon knows "
-        f"({HEAD}): upgrade qmon"
-    )
+    raise found.mismatch()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
