@@ -41,7 +41,7 @@ from qmon.config import QmonConfig
 from qmon.promises.engine import Instance, evaluate
 from qmon.promises.promise import Promise
 from qmon.store import Store
-from qmon.store.store import SUBJECTS_CHUNK, subjects_filter
+from qmon.store.store import subject_filters
 
 #: Beyond this many subjects to evaluate, one pass over the store is the cheaper way.
 FULL_ABOVE = 20_000
@@ -101,7 +101,7 @@ def plan(config: QmonConfig, store: Store, as_of_us: int, *, full: bool = False)
 
 def evaluate_scope(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> list[Instance]:
     """The instances of the scope's subjects, every promise, as of `as_of_us` (incremental
-    scopes only: a full one is `run_audit`'s); notes their events after it, too."""
+    scopes only: a full one is `evaluate_all`'s); notes their events after it, too."""
     instances: list[Instance] = []
     for promise in config.promises:
         rows = store.role_events(promise.roles, as_of_us, subjects=scope.subjects)
@@ -143,9 +143,7 @@ def save(
         conn.execute(text("DELETE FROM check_decided"))
     else:  # one statement per chunk of subjects, not one per subject
         cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        for start in range(0, len(scope.subjects), SUBJECTS_CHUNK):
-            part = scope.subjects[start : start + SUBJECTS_CHUNK]
-            where, params = subjects_filter(conn.dialect.name, part)
+        for where, params in subject_filters(conn.dialect.name, scope.subjects):
             for table in ("check_watch", "check_decided"):
                 cur.execute(f"DELETE FROM {table} WHERE {where}", params)
         cur.close()

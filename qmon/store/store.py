@@ -420,13 +420,10 @@ class Store:
         mark = "%s" if self.dialect == "postgresql" else "?"
         cols = "owner, channel, account" if context else "NULL, NULL, NULL"
         code = "CASE type " + " ".join(f"WHEN {mark} THEN {mark}" for _ in codes) + " END"
-        ordered = sorted(set(subjects))
         with self.engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                for start in range(0, len(ordered), SUBJECTS_CHUNK):
-                    part = ordered[start : start + SUBJECTS_CHUNK]
-                    where, params = subjects_filter(self.dialect, part)
+                for where, params in subject_filters(self.dialect, subjects):
                     cur.execute(
                         f"SELECT subject_type, subject_id, occurred_us, {code}, {cols}"
                         f" FROM events WHERE type IN ({', '.join(mark for _ in codes)})"
@@ -456,16 +453,12 @@ class Store:
         with self.engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
-                chunks = [None] if subjects is None else [
-                    sorted(set(subjects))[i : i + SUBJECTS_CHUNK]
-                    for i in range(0, len(set(subjects)), SUBJECTS_CHUNK)
-                ]  # fmt: skip
-                for part in chunks:
-                    sql, params = base, [*types, after_us]
-                    if part is not None:
-                        where, more = subjects_filter(self.dialect, part)
-                        sql, params = f"{sql} AND {where}", [*params, *more]
-                    cur.execute(f"{sql} GROUP BY subject_type, subject_id", params)
+                filters = (
+                    [("true", [])] if subjects is None else subject_filters(self.dialect, subjects)
+                )
+                for where, more in filters:
+                    cur.execute(f"{base} AND {where} GROUP BY subject_type, subject_id",
+                                [*types, after_us, *more])  # fmt: skip
                     found.update(((t, i), at) for t, i, at in cur.fetchall())
             finally:
                 cur.close()
@@ -576,14 +569,21 @@ class Store:
 SUBJECTS_CHUNK = 400
 
 
-def subjects_filter(dialect: str, subjects: Sequence[tuple[str, str]]) -> tuple[str, list]:
+def subject_filters(
+    dialect: str, subjects: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, list[Any]]]:
     """SQL selecting `subjects` by (subject_type, subject_id), and its parameters, for the
-    raw driver cursor (chunks of `SUBJECTS_CHUNK` on SQLite, which binds each value)."""
-    if dialect == "postgresql":
-        return ("(subject_type, subject_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-                [[t for t, _ in subjects], [i for _, i in subjects]])  # fmt: skip
-    values = ", ".join("(?, ?)" for _ in subjects)
-    return f"(subject_type, subject_id) IN (VALUES {values})", [v for s in subjects for v in s]
+    raw driver cursor: one per chunk of `SUBJECTS_CHUNK` distinct subjects, in order (SQLite
+    binds each value, so a chunk must stay small)."""
+    ordered = sorted(set(subjects))
+    for start in range(0, len(ordered), SUBJECTS_CHUNK):
+        part = ordered[start : start + SUBJECTS_CHUNK]
+        if dialect == "postgresql":
+            yield ("(subject_type, subject_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                   [[t for t, _ in part], [i for _, i in part]])  # fmt: skip
+        else:
+            values = ", ".join("(?, ?)" for _ in part)
+            yield f"(subject_type, subject_id) IN (VALUES {values})", [v for s in part for v in s]
 
 
 def _role_query(
