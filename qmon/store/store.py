@@ -86,18 +86,11 @@ _SQLITE_UPSERT = (
 )
 
 
-def _sqlite_mark_dirty(conn: Connection, rows: list[tuple[Any, ...]], moved: bool) -> None:
-    """Mark the subjects of `rows` changed (see `CheckDirty`), and with `moved` also the
-    subjects their ids belonged to before if an event moved: before the upsert, while the
-    old rows are there. Notes their (type, source) pairs too (`EventSource`)."""
+def _sqlite_moved_subjects(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Mark the subjects that events of `rows` stored before belonged to, if an event moves
+    to another subject (see `CheckDirty`): before the upsert, while the old rows are there."""
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        subjects = {(r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows}
-        cur.executemany(_MARK_DIRTY.format(rows="VALUES (?, ?, 1)"), list(subjects))
-        pairs = {(r[_TYPE], r[_SOURCE]) for r in rows}
-        cur.executemany(_NOTE_SOURCE.format(rows="VALUES (?, ?)"), list(pairs))
-        if not moved:
-            return
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
                     " subject_type TEXT, subject_id TEXT)")  # fmt: skip
         cur.execute("DELETE FROM qmon_batch")
@@ -704,8 +697,10 @@ class EventWriter:
     def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-        # Events can only move away from a subject if the table had events to begin with.
-        _sqlite_mark_dirty(self._conn, rows, moved=self._before > 0)
+        if self._before > 0:  # an event can only move if there were events before
+            _sqlite_moved_subjects(self._conn, rows)
+        _mark_dirty(self._conn, ((r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows))
+        _note_sources(self._conn, rows)
         self._modified += _sqlite_upsert(self._conn, rows)
 
     def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
