@@ -139,9 +139,9 @@ def agent_name() -> str:
 def run_claimed(store: Store, job: Job, agent: str) -> tuple[bool, Any]:
     """Run `job` if it is due and no other agent is running it; returns (ran, result).
 
-    Raises what the job raised, or `JobIncomplete` for a job that ran but left work undone,
-    after recording it (`agent_jobs.error`) and moving the job's due time on."""
-    _ensure_row(store, job.name)
+    The job's row must exist (`add_jobs`). Raises what the job raised, or `JobIncomplete` for
+    a job that ran but left work undone, after recording it (`agent_jobs.error`) and moving
+    the job's due time on."""
     with store.engine.connect() as conn:
         postgres = store.dialect == "postgresql"
         if postgres:
@@ -197,11 +197,13 @@ def _problem(error: Exception | None, result: Any) -> str | None:
     return "; ".join(dict.fromkeys(failed))[:2000] or None  # each problem once
 
 
-def _ensure_row(store: Store, name: str) -> None:
+def add_jobs(store: Store, jobs: list[Job]) -> None:
+    """Give each job its row in `agent_jobs`, due at once if it is new (an agent starting
+    next to others, or after a config change, adds only what is missing)."""
     with store.engine.begin() as conn:
         conn.execute(
             text("INSERT INTO agent_jobs (name, due_us) VALUES (:n, 0) ON CONFLICT DO NOTHING"),
-            {"n": name},
+            [{"n": job.name} for job in jobs],
         )
 
 
@@ -266,7 +268,9 @@ def run_agent(
     with agent_lock(store):
         scheduler = BackgroundScheduler(timezone=config.timezone)
         first = datetime.now(config.timezone)
-        for job in agent_jobs(config, store):
+        jobs = agent_jobs(config, store)
+        add_jobs(store, jobs)
+        for job in jobs:
             scheduler.add_job(tick(job), "interval", seconds=job.tick_s, next_run_time=first,
                               id=job.name, coalesce=True, max_instances=1,
                               misfire_grace_time=None)  # fmt: skip

@@ -163,13 +163,15 @@ def test_two_agents_share_the_work_and_do_nothing_twice(tmp_path, pg_url, slack,
 HOLD = textwrap.dedent(
     """
     import sys, time
-    from qmon.agent import Job, run_claimed
+    from qmon.agent import Job, add_jobs, run_claimed
     from qmon.store import Store
     store = Store.open(sys.argv[1])
     def work():
         print("claimed", flush=True)
         time.sleep(600)
-    run_claimed(store, Job("check", work, lambda t: t + 1_000_000, 1.0), "doomed")
+    job = Job("check", work, lambda t: t + 1_000_000, 1.0)
+    add_jobs(store, [job])
+    run_claimed(store, job, "doomed")
     """
 )
 
