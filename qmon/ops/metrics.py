@@ -6,9 +6,9 @@ Two kinds, in one registry:
   (`qmon_job_*`), fed by the agent through `job_finished` (`qmon.agent.JobObserver`).
 - **What the store says**, read at scrape time by `StoreCollector` with the functions of
   `qmon status` (`qmon.reports.status.collect`): sync and check lag, the alert outbox, alerts
-  sent, promises not evaluated. Every agent on a database therefore reports the same values,
-  and they survive restarts. The store is read at most once per `max_age` seconds however
-  many scrapers ask (each read runs an audit), and again as soon as a job of this agent ends.
+  sent, promises not evaluated, each job's last outcome. Every agent on a database therefore
+  reports the same values, and they survive restarts. The store is read at most once per
+  `max_age` seconds however many scrapers ask, and again as soon as a job of this agent ends.
   A scrape never fails because of the store: when it cannot be read, `qmon_store_up` is 0,
   the store's metrics are left out and a warning is logged (once, until it can be read again).
 
@@ -62,7 +62,6 @@ _SENT_SQL = text(
     "SELECT kind, count(*) FILTER (WHERE status = 'sent'),"
     " count(*) FILTER (WHERE webhook_sent_us IS NOT NULL) FROM alerts GROUP BY kind"
 )
-_JOBS_SQL = text("SELECT name, due_us, finished_us, error FROM agent_jobs ORDER BY name")
 
 
 def _lag(now: int, at_us: int | None) -> float:
@@ -114,7 +113,6 @@ class StoreCollector:
         with self.store.engine.connect() as conn:
             slack_depth, webhook_depth = conn.execute(_DEPTH_SQL).one()
             sent = {kind: (slack, hook) for kind, slack, hook in conn.execute(_SENT_SQL)}
-            jobs = conn.execute(_JOBS_SQL).all()
 
         lag = GaugeMetricFamily("qmon_sync_lag_seconds",
                                 "Seconds since every stream of the source last completed a sync"
@@ -138,10 +136,10 @@ class StoreCollector:
                                     "Seconds the job is past its due time (0: not due yet);"
                                     " grows while it runs or while no agent takes it.",
                                     labels=["job"])  # fmt: skip
-        for name, due_us, finished_us, error in jobs:
-            failed.add_metric([name], 0 if error is None else 1)
-            if finished_us is not None:  # before its first run a job is due since "ever"
-                overdue.add_metric([name], max(0.0, (now - due_us) / 1e6))
+        for job in status.jobs:  # qmon status read `agent_jobs`
+            failed.add_metric([job["name"]], 0 if job["error"] is None else 1)
+            if job["finished_us"] is not None:  # before its first run a job is due since "ever"
+                overdue.add_metric([job["name"]], max(0.0, (now - job["due_us"]) / 1e6))
         yield failed
         yield overdue
 
