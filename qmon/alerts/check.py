@@ -104,16 +104,13 @@ def run_check(
     not_evaluated = stale_promises(config, store, as_of_us)
     slack, webhook = config.notify.slack, config.notify.webhook
     recording = not dry_run and (slack is not None or webhook is not None)
+    tracked = recording and not not_evaluated  # the incremental state follows this check
     scope = incremental.Scope(full=True)
-    if recording and not not_evaluated:
+    if tracked:
         scope = incremental.plan(config, store, as_of_us, full=full)
-    if scope.full:
-        keep_from = as_of_us - max(HORIZON_US, incremental.DECIDED_FOR_US)
-        instances = incremental.evaluate_all(config, store, as_of_us, keep_from)
-        if recording and not not_evaluated:
-            incremental.note_upcoming(config, store, scope, as_of_us)
-    else:
-        instances = incremental.evaluate_scope(config, store, scope, as_of_us)
+    instances = incremental.evaluate(
+        config, store, scope, as_of_us, keep_from_us=as_of_us - HORIZON_US, upcoming=tracked
+    )
     # Stale data can also look like a burning budget: no instance alerts, no burn alerts.
     evaluated = [i for i in instances if i.promise_id not in not_evaluated]
     alerts = [

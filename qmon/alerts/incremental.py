@@ -38,7 +38,8 @@ from sqlalchemy.engine import Connection
 
 from qmon.alerts.burn import RULES, Decision, decided_at
 from qmon.config import QmonConfig
-from qmon.promises.engine import Instance, evaluate
+from qmon.promises.engine import Instance
+from qmon.promises.engine import evaluate as evaluate_rows
 from qmon.promises.promise import Promise
 from qmon.store import Store
 from qmon.store.store import subject_filters
@@ -57,7 +58,7 @@ class Scope:
 
     full: bool
     subjects: list[tuple[str, str]] = field(default_factory=list)
-    #: subject -> its earliest event after the check's instant (filled by `evaluate_scope`).
+    #: subject -> its earliest event after the check's instant (filled by `evaluate`).
     upcoming: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
@@ -99,35 +100,37 @@ def plan(config: QmonConfig, store: Store, as_of_us: int, *, full: bool = False)
     return Scope(full=False, subjects=sorted(subjects))  # type: ignore[arg-type]
 
 
-def evaluate_scope(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> list[Instance]:
-    """The instances of the scope's subjects, every promise, as of `as_of_us` (incremental
-    scopes only: a full one is `evaluate_all`'s); notes their events after it, too."""
-    instances: list[Instance] = []
-    for promise in config.promises:
-        rows = store.role_events(promise.roles, as_of_us, subjects=scope.subjects)
-        instances.extend(evaluate(promise, rows, as_of_us))
-    scope.upcoming = store.next_events(_types(config), as_of_us, scope.subjects)
-    return instances
+def evaluate(
+    config: QmonConfig, store: Store, scope: Scope, as_of_us: int, *, keep_from_us: int,
+    upcoming: bool,
+) -> list[Instance]:  # fmt: skip
+    """The instances the check looks at, as of `as_of_us`.
 
-
-def evaluate_all(
-    config: QmonConfig, store: Store, as_of_us: int, keep_from_us: int
-) -> list[Instance]:
-    """Every promise over the whole store (a full scope), keeping only the instances a check
-    can act on: open ones, and those decided from `keep_from_us` on. Memory is bounded by
-    those, not by the store: a year of 10M events holds 1.5M instances of one promise."""
+    An incremental scope: every instance of its subjects, and (`upcoming`) their events after
+    `as_of_us`. A full scope: every promise over the whole store, keeping only the instances a
+    check can act on (open ones, and those decided from `keep_from_us` or within the burn
+    windows on), so memory is bounded by those, not by the store (a year of 10M events holds
+    1.5M instances of one promise); with `upcoming`, every subject's next event (a
+    whole-table read, like the evaluation itself).
+    """
+    types = sorted({t for p in config.promises for t in p.roles})
+    if not scope.full:
+        instances: list[Instance] = []
+        for promise in config.promises:
+            rows = store.role_events(promise.roles, as_of_us, subjects=scope.subjects)
+            instances.extend(evaluate_rows(promise, rows, as_of_us))
+        if upcoming:
+            scope.upcoming = store.next_events(types, as_of_us, scope.subjects)
+        return instances
+    keep_from = min(keep_from_us, as_of_us - DECIDED_FOR_US)
     kept: list[Instance] = []
     for promise in config.promises:
-        for i in evaluate(promise, store.role_events(promise.roles, as_of_us), as_of_us):
-            if i.status == "open" or decided_at(i) >= keep_from_us:
+        for i in evaluate_rows(promise, store.role_events(promise.roles, as_of_us), as_of_us):
+            if i.status == "open" or decided_at(i) >= keep_from:
                 kept.append(i)
+    if upcoming:
+        scope.upcoming = store.next_events(types, as_of_us)
     return kept
-
-
-def note_upcoming(config: QmonConfig, store: Store, scope: Scope, as_of_us: int) -> None:
-    """For a full scope: every subject's earliest event after `as_of_us` (a whole-table
-    read, like the full evaluation itself)."""
-    scope.upcoming = store.next_events(_types(config), as_of_us)
 
 
 def save(
@@ -206,7 +209,3 @@ def wake_at(promise: Promise, instance: Instance, as_of_us: int) -> int | None:
     if promise.warn_at is not None and not instance.at_risk:
         thresholds.append(math.ceil(promise.warn_at * promise.within_us))
     return promise.clock.advance(as_of_us, max(0, min(thresholds) - instance.elapsed_us))
-
-
-def _types(config: QmonConfig) -> list[str]:
-    return sorted({t for p in config.promises for t in p.roles})
