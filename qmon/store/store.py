@@ -731,8 +731,8 @@ class EventWriter:
                     "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_staging s"
                     " JOIN events e USING (source, event_id) WHERE (e.subject_type, e.subject_id)"
                     " IS DISTINCT FROM (s.subject_type, s.subject_id)")))  # fmt: skip
-                cur.execute("SET LOCAL enable_hashjoin = on")
-                cur.execute("SET LOCAL enable_mergejoin = on")
+                cur.execute("RESET enable_hashjoin")  # back to what it was, for the upsert
+                cur.execute("RESET enable_mergejoin")
             cur.execute(
                 f"WITH up AS (INSERT INTO events ({_COLS}) "
                 f"SELECT {_COLS} FROM qmon_staging "
