@@ -12,7 +12,7 @@ integer microseconds since the epoch (UTC).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,8 +29,6 @@ START, PAUSE, RESUME, STOP, UNTIL = "start", "pause", "resume", "stop", "until"
 RANK = {START: 0, PAUSE: 1, RESUME: 2, STOP: 3, UNTIL: 3}
 
 
-# ---------------------------------------------------------------- small parsers
-
 
 def as_list(value: Any) -> list:
     if value is None:
@@ -40,9 +38,7 @@ def as_list(value: Any) -> list:
 
 def norm(value: Any) -> str:
     """A value as compared by `when`: a string, trimmed, case-folded."""
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    return str(value).strip().casefold()
+    return norm_raw(value).strip().casefold()
 
 
 def share(value: Any) -> float:
@@ -95,9 +91,11 @@ def promised_instant(text: str, tz: ZoneInfo) -> int | None:
             day = date(int(m[1]), int(m[2]), int(m[3])) + timedelta(days=1)
             return to_us(datetime.combine(day, time(0), tzinfo=tz))
         if m := _DATETIME.fullmatch(text):
-            base = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]),
-                            int(m[6] or 0), int(m[7] or 0))
-            return parse_instant(base.isoformat() + ("+00:00" if m[8] == "Z" else m[8]))
+            off = 0 if m[8] == "Z" else int(m[8][0] + "1") * (
+                int(m[8][1:3]) * 60 + int(m[8][4:6]))
+            offset = timezone(timedelta(minutes=off))
+            return to_us(datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]),
+                                  int(m[6] or 0), int(m[7] or 0), tzinfo=offset))
     except ValueError:
         return None
     return None
@@ -106,8 +104,6 @@ def promised_instant(text: str, tz: ZoneInfo) -> int | None:
 def to_us(dt: datetime) -> int:
     return parse_instant(dt.isoformat())
 
-
-# ---------------------------------------------------------------- clocks
 
 
 class WallClock:
@@ -216,8 +212,6 @@ class Calendar:
         raise ValueError("the calendar has no open day")
 
 
-# ---------------------------------------------------------------- attributes and matching
-
 
 def attribute_at(history: list[dict], name: str, t: int) -> Any:
     """The value on the latest event at or before t carrying `name` (ties: last id wins)."""
@@ -243,8 +237,6 @@ def matches(when: dict | None, history: list[dict], t: int) -> bool:
             return False
     return True
 
-
-# ---------------------------------------------------------------- cycles
 
 
 def roles(promise: dict) -> dict[str, str]:
@@ -283,8 +275,6 @@ def cycles(promise: dict, history: list[dict]) -> list[dict]:
                 cur = {"start": t, "stop": None, "runs": [[t, None]]}
     return done + ([cur] if cur else [])
 
-
-# ---------------------------------------------------------------- one promise
 
 
 def evaluate_promise(
@@ -370,9 +360,7 @@ def decide(promise, clock, date_tz, warn, history, cyc, as_of_us) -> dict | None
 
 
 def norm_raw(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def not_evaluated(reason: str) -> dict:
@@ -405,8 +393,6 @@ def compliance(row: dict) -> float | None:
     decided = row["met"] + row["breached"]
     return round(row["met"] / decided, 6) if decided else None
 
-
-# ---------------------------------------------------------------- the whole document
 
 
 def audit_document(config: dict, events: list[dict], as_of: str) -> dict:
