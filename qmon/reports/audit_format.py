@@ -13,6 +13,7 @@ from rich.table import Table
 from qmon.promises.compliance import Tally, objective_met
 from qmon.promises.engine import Instance
 from qmon.reports.audit import AuditResult
+from qmon.textsafe import csv_cell, terminal_text
 from qmon.timeutil import iso_z
 
 
@@ -70,7 +71,7 @@ def render_json(result: AuditResult, with_instances: bool) -> str:
 
 def render_csv(result: AuditResult, with_instances: bool) -> str:
     """Instances one per row with `--instances`; otherwise one row per phase, promise and
-    breakdown key, told apart by the `level` column."""
+    breakdown key, told apart by the `level` column. Every cell goes through `csv_cell`."""
     buf = io.StringIO()
     if with_instances:
         fields = (
@@ -91,14 +92,13 @@ def render_csv(result: AuditResult, with_instances: bool) -> str:
         writer = csv.DictWriter(buf, fieldnames=[*fields, "owner", "channel", "account"])
         writer.writeheader()
         for inst in result.instances:
-            writer.writerow(
-                {
-                    **instance_dict(inst),
-                    "owner": inst.owner,
-                    "channel": inst.channel,
-                    "account": inst.account,
-                }
-            )
+            cells = {
+                **instance_dict(inst),
+                "owner": inst.owner,
+                "channel": inst.channel,
+                "account": inst.account,
+            }
+            writer.writerow({name: csv_cell(value) for name, value in cells.items()})
         return buf.getvalue()
     cols = [
         "level",
@@ -116,17 +116,16 @@ def render_csv(result: AuditResult, with_instances: bool) -> str:
     writer.writeheader()
 
     def row(level: str, t: Tally, **kw: Any) -> None:
-        writer.writerow(
-            {
-                "level": level,
-                "met": t.met,
-                "breached": t.breached,
-                "open": t.open,
-                "at_risk": t.at_risk,
-                "compliance": _ratio(t.compliance),
-                **kw,
-            }
-        )
+        cells = {
+            "level": level,
+            "met": t.met,
+            "breached": t.breached,
+            "open": t.open,
+            "at_risk": t.at_risk,
+            "compliance": _ratio(t.compliance),
+            **kw,
+        }
+        writer.writerow({name: csv_cell(value) for name, value in cells.items()})
 
     for name, t in result.phases:
         row("phase", t, phase=name)
@@ -152,7 +151,9 @@ def _verdict(t: Tally, objective: float | None) -> str:
 def print_tables(
     result: AuditResult, console: Console, phase_order: tuple[str, ...], with_instances: bool
 ) -> None:
-    """Readable tables: per phase (journey order), per promise, the breakdown, instances."""
+    """Readable tables: per phase (journey order), per promise, the breakdown, instances.
+    Config and CRM values go through `terminal_text` (no control characters, no markup)."""
+    safe = terminal_text
     phases = dict(result.phases)
     t = Table(title="Compliance per phase", title_justify="left")
     for col in ("phase", "met", "breached", "open", "at risk", "compliance"):
@@ -161,7 +162,7 @@ def print_tables(
         if name in phases:
             tally = phases[name]
             t.add_row(
-                name,
+                safe(name),
                 str(tally.met),
                 str(tally.breached),
                 str(tally.open),
@@ -184,8 +185,8 @@ def print_tables(
         t.add_column(col, justify="left" if col in ("promise", "phase") else "right")
     for p, tally in result.promises:
         t.add_row(
-            f"{p.id}\n[dim]{p.title}[/]",
-            p.phase,
+            f"{safe(p.id)}\n[dim]{safe(p.title)}[/]",
+            safe(p.phase),
             str(tally.met),
             str(tally.breached),
             str(tally.open),
@@ -196,7 +197,7 @@ def print_tables(
     console.print(t)
 
     if result.by is not None:
-        t = Table(title=f"Per {result.by} (all audited promises)", title_justify="left")
+        t = Table(title=f"Per {safe(result.by)} (all audited promises)", title_justify="left")
         for col in (result.by, "met", "breached", "open", "compliance"):
             t.add_column(col, justify="left" if col == result.by else "right")
         for (_, key), tally in sorted(
@@ -204,7 +205,7 @@ def print_tables(
             key=lambda kv: (kv[0][1] is None, kv[0][1] or ""),
         ):
             t.add_row(
-                key or "(none)",
+                safe(key) if key else "(none)",
                 str(tally.met),
                 str(tally.breached),
                 str(tally.open),
@@ -219,8 +220,8 @@ def print_tables(
         for inst in result.instances:
             status = inst.status + (" (at risk)" if inst.at_risk else "")
             t.add_row(
-                inst.promise_id,
-                f"{inst.subject_type} {inst.subject_id}",
+                safe(inst.promise_id),
+                safe(f"{inst.subject_type} {inst.subject_id}"),
                 iso_z(inst.started_us),
                 iso_z(inst.stopped_us) if inst.stopped_us else "",
                 format_duration(inst.elapsed_us),

@@ -19,6 +19,7 @@ from qmon.promises.engine import Instance, evaluate_subject
 from qmon.promises.promise import Promise
 from qmon.reports.audit_format import format_duration
 from qmon.store import Store
+from qmon.textsafe import terminal_text
 from qmon.timeutil import from_us, iso_z
 
 
@@ -108,10 +109,12 @@ def _local(us: int, tz: ZoneInfo) -> str:
 def print_explanation(
     promise: Promise, explanations: list[Explanation], as_of_us: int, tz: ZoneInfo, console: Console
 ) -> None:
-    clock = promise.calendar_name or "round the clock"
+    """The explanation for people; config and CRM values through `terminal_text`."""
+    safe = terminal_text
+    clock = safe(promise.calendar_name or "round the clock")
     console.print(
-        f"[bold]{promise.id}[/] — {promise.title}: within {format_duration(promise.within_us)} "
-        f"({clock}); times in {tz.key}"
+        f"[bold]{safe(promise.id)}[/] — {safe(promise.title)}: "
+        f"within {format_duration(promise.within_us)} ({clock}); times in {tz.key}"
     )
     if not explanations:
         console.print(f"No instances of this promise as of {iso_z(as_of_us)}.")
@@ -127,7 +130,7 @@ def print_explanation(
         )
         deadline = _local(inst.deadline_us, tz) if inst.deadline_us else "none while paused"
         console.print(
-            f"\n[bold]{inst.subject_type} {inst.subject_id}, cycle {inst.cycle}[/]: "
+            f"\n[bold]{safe(inst.subject_type)} {safe(inst.subject_id)}, cycle {inst.cycle}[/]: "
             f"[{colour[inst.status]}]{status}[/] — {format_duration(inst.elapsed_us)} of "
             f"{format_duration(promise.within_us)}",
             soft_wrap=True,
@@ -141,7 +144,7 @@ def print_explanation(
         total = 0
         for p in e.pieces:
             total += p.counted_us
-            what = p.what + (f" ({p.label})" if p.label else "")
+            what = safe(p.what + (f" ({p.label})" if p.label else ""))
             table.add_row(
                 _local(p.start_us, tz),
                 _local(p.end_us, tz),
