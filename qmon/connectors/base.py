@@ -21,7 +21,7 @@ late, are read again rather than missed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -187,12 +187,98 @@ class SourceLimitReached(SyncError):
     used its configured share of it (`api_quota_share`); the sync stopped cleanly."""
 
 
+class PagingLoop(SyncError):
+    """The CRM answered a paged read with a cursor it had already given in this read, or with
+    a page that does not advance: following it would page forever. The stream stops; what was
+    stored before stays, and its cursor stays where the last stored page left it."""
+
+
+CURSOR_SHOWN_MAX = 80
+"""Characters of a cursor an error message shows (a hostile server may send megabytes)."""
+
+
+class PageTrail:
+    """Where one paged read has been, so that a read that loops stops (the one check used by
+    every loop over pages in the connectors).
+
+    singer-sdk stops a stream whose next page token equals the previous one ("Loop detected
+    in pagination"); this remembers every cursor of the read, so a cycle over several pages
+    (A, B, A) is caught too, and checks the two ways a page can fail to advance: an empty page
+    that still offers a next cursor, and a keyset page whose last key is not past the last.
+
+    Args:
+        crm: The CRM's name for messages ("HubSpot", "Salesforce").
+        stream: The stream being read (the message names it).
+        call: What is paged, in words ("the archived list", "the query's nextRecordsUrl").
+        redact: Removes secrets from text built from what the server sent.
+    """
+
+    def __init__(
+        self,
+        crm: str,
+        stream: str,
+        call: str,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
+        self._where = f"{crm} {stream}: {call}"
+        self._redact = redact or (lambda text: text)
+        self._seen: set[Hashable] = set()
+        self._key: Any = None
+
+    def follow(self, cursor: str | None, *, records: int) -> str | None:
+        """The next page's cursor, once it is known to be new; None (no next page) ends the read.
+
+        Args:
+            cursor: The next-page cursor of the page just read (None or "" when it was the last).
+            records: How many records the page just read held.
+
+        Raises:
+            PagingLoop: the page was empty but offered a next cursor, or the cursor was given
+                before in this read.
+        """
+        if not cursor:
+            return None
+        if records == 0:
+            raise self._loop(f"answered an empty page that still offers the next-page cursor "
+                             f"{self._shown(cursor)}")  # fmt: skip
+        if cursor in self._seen:
+            raise self._loop(f"gave the next-page cursor {self._shown(cursor)} a second time")
+        self._seen.add(cursor)
+        return cursor
+
+    def advance(self, key: Any) -> Any:
+        """A keyset read's next key, once it is past the previous one.
+
+        Raises:
+            PagingLoop: `key` is not greater than the key of the previous page.
+        """
+        if self._key is not None and not key > self._key:
+            raise self._loop(f"did not advance: the next page would start at "
+                             f"{self._shown(key)}, not past {self._shown(self._key)}")  # fmt: skip
+        self._key = key
+        return key
+
+    def _shown(self, value: Any) -> str:
+        text = self._redact(str(value))
+        if len(text) > CURSOR_SHOWN_MAX:
+            text = text[:CURSOR_SHOWN_MAX] + "..."
+        return repr(text)  # quoted, control characters escaped
+
+    def _loop(self, what: str) -> PagingLoop:
+        return PagingLoop(
+            f"{self._where} {what}; the stream stopped rather than page forever (what was "
+            "stored is kept and the next sync resumes from there)"
+        )
+
+
 __all__ = [
     "ApiUsage",
     "Connector",
     "Finding",
     "Found",
     "Page",
+    "PageTrail",
+    "PagingLoop",
     "RecordChange",
     "SourceAuthError",
     "SourceLimitReached",

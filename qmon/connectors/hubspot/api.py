@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from qmon.connectors.base import (
+    PageTrail,
     SourceAuthError,
     SourceLimitReached,
     SourceUnreachable,
@@ -115,6 +116,7 @@ class HubSpotApi:
         # retry=False: urllib3 would silently retry GETs (not POSTs) on its own; every retry
         # is made here instead, with one policy and one count.
         self._client = HubSpot(access_token=token, host=spec.base_url.rstrip("/"), retry=False)
+        self._token = token
         self._api_errors: tuple[type[Exception], ...] = (ObjectsError, AssociationsError)
         self._spec = spec
         self._sleep = sleep
@@ -161,21 +163,48 @@ class HubSpotApi:
         return found
 
     def associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
-        """For each id, the ids of its associated `to_type` records (v4 batch read)."""
+        """For each id, the ids of its associated `to_type` records (v4 batch read).
+
+        An id with more associations than one answer holds comes back with `paging.next.after`;
+        it is asked for again with that `after` until its associations are complete.
+        """
         api = self._client.crm.associations.v4.batch_api
+        what = f"read {from_type} to {to_type} associations"
         linked: dict[str, list[str]] = {}
+        trails: dict[str, PageTrail] = {}
         for start in range(0, len(ids), ASSOCIATIONS_BATCH_MAX):
-            body = {"inputs": [{"id": i} for i in ids[start : start + ASSOCIATIONS_BATCH_MAX]]}
-            answer = self._call(
-                f"read {from_type} to {to_type} associations",
-                lambda body=body: api.get_page(
-                    from_type, to_type, body, _preload_content=False, _request_timeout=self._timeout
-                ),
-                self._general,
-            )
-            for result in answer.get("results", []):
-                linked[str(result["from"]["id"])] = [str(t["toObjectId"]) for t in result["to"]]
+            inputs: list[dict[str, str]] = [
+                {"id": i} for i in ids[start : start + ASSOCIATIONS_BATCH_MAX]
+            ]
+            while inputs:
+                answer = self._call(
+                    what,
+                    lambda body={"inputs": inputs}: api.get_page(
+                        from_type, to_type, body, _preload_content=False,
+                        _request_timeout=self._timeout,
+                    ),
+                    self._general,
+                )  # fmt: skip
+                inputs = []
+                for result in answer.get("results", []):
+                    from_id = str(result["from"]["id"])
+                    to_ids = [str(t["toObjectId"]) for t in result.get("to") or []]
+                    linked.setdefault(from_id, []).extend(to_ids)
+                    if from_id not in trails:
+                        call = f"the {to_type} associations of {from_type}/{from_id}"
+                        trails[from_id] = self.trail(from_type, call)
+                    after = trails[from_id].follow(next_after(result), records=len(to_ids))
+                    if after is not None:
+                        inputs.append({"id": from_id, "after": after})
         return linked
+
+    def trail(self, stream: str, call: str) -> PageTrail:
+        """The loop check for one paged read of `stream` (messages never show the token)."""
+        return PageTrail("HubSpot", stream, call, self.redact)
+
+    def redact(self, text: str) -> str:
+        """`text` without the access token (for messages built from what the server sent)."""
+        return text.replace(self._token, "***") if len(self._token) >= 4 else text
 
     def archived_page(self, object_type: str, after: str | None, limit: int) -> dict[str, Any]:
         """One page of the archived records of a type (`GET ...?archived=true`)."""
@@ -316,6 +345,12 @@ class HubSpotApi:
             value = headers.get(name)
             if value is not None and str(value).strip().isdigit():
                 setattr(self, attribute, int(value))
+
+
+def next_after(answer: dict[str, Any]) -> str | None:
+    """`paging.next.after` of an answer (a list page, an association result), or None."""
+    after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+    return None if after is None else str(after)
 
 
 def _retry_after(headers: Any) -> float | None:

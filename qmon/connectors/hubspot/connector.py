@@ -40,7 +40,7 @@ from qmon.connectors.base import (
     SourceUnreachable,
     SyncError,
 )
-from qmon.connectors.hubspot.api import HubSpotApi, MissingScopes
+from qmon.connectors.hubspot.api import HubSpotApi, MissingScopes, next_after
 from qmon.connectors.hubspot.mapping import KINDS, HubSpotMapper, parse_time
 from qmon.connectors.hubspot.spec import HubSpotMappingSpec, HubSpotSourceSpec
 
@@ -80,7 +80,9 @@ class ObjectStream:
     def read(self, since_us: int | None) -> Iterator[Page]:
         yield from self._archived(since_us)
         lo = 0 if since_us is None else max(0, since_us // 1000)
+        keyset = self._api.trail(self.name, f"search by {MODIFIED}")
         while True:
+            keyset.advance(lo)
             results = self._search([_filter(MODIFIED, "GTE", lo)], MODIFIED)
             if not results:
                 break
@@ -104,7 +106,9 @@ class ObjectStream:
     def _walk_stamp(self, stamp: int) -> Iterator[Page]:
         """All records modified at exactly `stamp`, by ascending id."""
         after_id = 0
+        keyset = self._api.trail(self.name, f"search by hs_object_id at {MODIFIED} {stamp}")
         while True:
+            keyset.advance(after_id)
             results = self._search(
                 [_filter(MODIFIED, "EQ", stamp), _filter("hs_object_id", "GT", after_id)],
                 "hs_object_id",
@@ -118,18 +122,20 @@ class ObjectStream:
     def _archived(self, since_us: int | None) -> Iterator[Page]:
         """Deletions for the records archived at or after `since_us` (all when None)."""
         after = None
+        trail = self._api.trail(self.name, "the list of archived records")
         while True:
             answer = self._api.archived_page(self.name, after, self._page_size)
+            records = answer.get("results", [])
+            after = trail.follow(next_after(answer), records=len(records))
             changes = []
-            for record in answer.get("results", []):
+            for record in records:
                 archived_us = parse_time(record.get("archivedAt"))
                 if since_us is None or archived_us is None or archived_us >= since_us:
                     changes.append(RecordChange(f"{self.name}/{record['id']}", deleted=True))
             if changes:
                 log.info("HubSpot %s: %d archived records", self.name, len(changes))
                 yield Page(changes)
-            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            if after is None:
                 return
 
     def _search(self, filters: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:

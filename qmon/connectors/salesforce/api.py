@@ -34,7 +34,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from qmon.connectors.base import SourceAuthError, SourceLimitReached, SourceUnreachable, SyncError
+from qmon.connectors.base import (
+    PageTrail,
+    SourceAuthError,
+    SourceLimitReached,
+    SourceUnreachable,
+    SyncError,
+)
 from qmon.connectors.salesforce.spec import SalesforceSourceSpec
 
 log = logging.getLogger(__name__)
@@ -311,19 +317,27 @@ class SalesforceApi:
             lambda sf: sf.query(soql, include_deleted=True, headers=headers, timeout=timeout),
         )
 
-    def query_live(self, soql: str) -> list[dict[str, Any]]:
-        """Every row of a query (deleted rows left out), following `nextRecordsUrl`."""
+    def query_live(self, soql: str, stream: str) -> list[dict[str, Any]]:
+        """Every row of a query (deleted rows left out) that `stream` needs, following
+        `nextRecordsUrl`."""
         timeout = self._spec.timeout_seconds
         answer = self._call("query", lambda sf: sf.query(soql, timeout=timeout))
-        rows = list(answer["records"])
-        while not answer.get("done", True):
-            url = answer["nextRecordsUrl"]
+        rows: list[dict[str, Any]] = []
+        trail = self.trail(stream, "the nextRecordsUrl of a query for related rows")
+        while True:
+            page = list(answer.get("records") or [])
+            rows.extend(page)
+            url = trail.follow(next_records_url(answer), records=len(page))
+            if url is None:
+                return rows
             answer = self._call(
                 "query more",
                 lambda sf, url=url: sf.query_more(url, identifier_is_url=True, timeout=timeout),
             )
-            rows.extend(answer["records"])
-        return rows
+
+    def trail(self, stream: str, call: str) -> PageTrail:
+        """The loop check for one paged read of `stream` (messages never show a secret)."""
+        return PageTrail("Salesforce", stream, call, self.redact)
 
     def describe(self, sobject: str) -> dict[str, Any]:
         return self._call(
@@ -339,7 +353,7 @@ class SalesforceApi:
     # -- Bulk API 2.0 ------------------------------------------------------------------------
 
     def bulk_rows(
-        self, soql: str, poll_check: Callable[[], None]
+        self, soql: str, poll_check: Callable[[], None], stream: str
     ) -> Iterator[tuple[list[dict[str, str]], bool]]:
         """Run `soql` as a Bulk 2.0 queryAll job; its rows page by page, with "last page?".
 
@@ -364,6 +378,7 @@ class SalesforceApi:
         job_id = job["id"]
         log.info("Salesforce Bulk 2.0 job %s created", job_id)
         self._wait_for(job_id, poll_check)
+        trail = self.trail(stream, f"the Sforce-Locator of Bulk 2.0 job {job_id}'s results")
         locator: str | None = ""
         while locator is not None:
             params: dict[str, Any] = {"maxRecords": self._spec.bulk_page_size}
@@ -376,8 +391,8 @@ class SalesforceApi:
                 ),
             )
             following = answer.headers.get("Sforce-Locator")
-            locator = None if following in (None, "", "null") else following
             rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8"))))
+            locator = trail.follow(None if following == "null" else following, records=len(rows))
             yield rows, locator is None
 
     def _wait_for(self, job_id: str, poll_check: Callable[[], None]) -> None:
@@ -519,6 +534,23 @@ _LOGIN_ADVICE = {
     "consumer_secret, and that the org allows the OAuth username-password flow",
     "session": "",
 }
+
+
+def next_records_url(answer: dict[str, Any]) -> str | None:
+    """The `nextRecordsUrl` of a query page, or None when it was the last (`done`).
+
+    Raises:
+        SourceUnreachable: the page says it is not the last but gives no `nextRecordsUrl`.
+    """
+    if answer.get("done", True):
+        return None
+    url = answer.get("nextRecordsUrl")
+    if not url:
+        raise SourceUnreachable(
+            "Salesforce answered a query page with done: false but no nextRecordsUrl; is "
+            "instance_url Salesforce's?"
+        )
+    return str(url)
 
 
 def _error_code(content: Any) -> str:

@@ -25,7 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qmon.connectors.base import ApiUsage, Finding, Page, RecordChange, SourceAuthError, SyncError
-from qmon.connectors.salesforce.api import BulkJobFailed, SalesforceApi, soql_string
+from qmon.connectors.salesforce.api import (
+    BulkJobFailed,
+    SalesforceApi,
+    next_records_url,
+    soql_string,
+)
 from qmon.connectors.salesforce.mapping import (
     SalesforceMapper,
     SObject,
@@ -95,15 +100,17 @@ class SObjectStream:
                     log.warning("Salesforce %s: Bulk 2.0 job failed (%s); reading with REST",
                                 self.name, exc)  # fmt: skip
                     answer = self._api.query_page(self.soql(resume))
+        trail = self._api.trail(self.name, "the query's nextRecordsUrl")
         while True:
             rows = answer.get("records", [])
+            next_url = trail.follow(next_records_url(answer), records=len(rows))
             if rows:
                 stamp = parse_time(rows[-1].get(self._o.stamp))
                 yield Page(self._changes(rows), stamp)
-            if answer.get("done", True):
+            if next_url is None:
                 return
             self._api.stop_at_quota()
-            answer = self._api.query_page(next_url=answer["nextRecordsUrl"])
+            answer = self._api.query_page(next_url=next_url)
 
     def _bulk_read(self, since_us: int | None) -> Iterator[Page]:
         """The rows from `since_us` on, by one Bulk 2.0 queryAll job, page by page.
@@ -112,7 +119,8 @@ class SObjectStream:
             BulkJobFailed: the job failed before returning rows (nothing was yielded).
         """
         highest: int | None = None
-        pages = self._api.bulk_rows(self.soql(since_us, ordered=False), self._api.stop_at_quota)
+        soql = self.soql(since_us, ordered=False)
+        pages = self._api.bulk_rows(soql, self._api.stop_at_quota, self.name)
         for raw, last in pages:
             rows = [csv_row(r) for r in raw]
             for row in rows:
@@ -168,7 +176,7 @@ class SObjectStream:
             chunk = ", ".join(soql_string(i) for i in ids[start : start + PARENTS_PER_QUERY])
             extra = f" AND {where}" if where else ""
             soql = f"SELECT {selected} FROM {sobject} WHERE {field} IN ({chunk}){extra}"
-            for row in self._api.query_live(soql):
+            for row in self._api.query_live(soql, self.name):
                 grouped.setdefault(row[field], []).append(row)
         return grouped
 
