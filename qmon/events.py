@@ -66,6 +66,24 @@ class Event:
 USED_ATTRIBUTES: frozenset[str] = frozenset({"score", "survey_type", "stage", "phase"})
 
 
+#: Core fields that are attributes too (README "Promise semantics"): a `when` may name them.
+CONTEXT_ATTRIBUTES: tuple[str, ...] = ("account", "owner", "channel")
+
+
+def attribute_text(value: Any) -> str | None:
+    """An attribute value as conditions read it: text, or None when the event does not
+    carry it (JSON null or ""). Numbers and true/false are compared as their text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value != "" else None
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
 #: The store's columns for an event, in the order of `event_to_row`'s tuples.
 ROW_COLUMNS: tuple[str, ...] = (
     "source",

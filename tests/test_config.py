@@ -59,7 +59,7 @@ CASES = {
     "unknown key with a hint": (
         PROMISE.replace("within:", "withn:"),
         [
-            (3, "promise 'quote-24h': missing required key 'within'"),
+            (3, "promise 'quote-24h': needs one of 'within', 'targets' or 'deadline'"),
             (7, "unknown key 'withn' (did you mean 'within'?)"),
         ],
     ),
@@ -443,7 +443,7 @@ def test_every_problem_is_reported_at_once_sorted_by_line(tmp_path: Path) -> Non
             f"not a duration: '1.5h' {DURATIONS}",
         ),
         Problem(path, 14, "objective 95 is more than 100% (did you mean 95%?)"),
-        Problem(path, 15, "promise 'quote-24h': missing required key 'within'"),
+        Problem(path, 15, "promise 'quote-24h': needs one of 'within', 'targets' or 'deadline'"),
         Problem(path, 15, "duplicate promise id 'quote-24h' (first at line 9)"),
         Problem(path, 19, "unknown key 'withn' (did you mean 'within'?)"),
         Problem(

@@ -32,11 +32,15 @@ from qmon.config.yamlsource import YamlDocument, YamlPath, parse_yaml
 from qmon.connectors.registry import KIND_NAMES, SourceConfig, source_kind
 from qmon.errors import ConfigError, Problem
 from qmon.promises.calendar import WALL_CLOCK, BusinessCalendar, WeeklyHours
+from qmon.promises.conditions import Duration as ClockDuration
+from qmon.promises.conditions import Target
 from qmon.promises.promise import Promise, Role
 
 DATABASE_ENV = "QMON_DATABASE_URL"
 
-_ROLES = {"start": Role.START, "pause": Role.PAUSE, "resume": Role.RESUME, "stop": Role.STOP}
+_ROLES = {"start": Role.START, "pause": Role.PAUSE, "resume": Role.RESUME, "stop": Role.STOP,
+          "until": Role.UNTIL}  # fmt: skip
+_ALLOWANCE_KEYS = ("within", "targets", "deadline")
 _SQLITE_FILE = re.compile(r"(sqlite(?:\+\w+)?:///)([^?]*)(\?.*)?")
 _EXPECTED = {
     "string_type": "text",
@@ -359,6 +363,7 @@ def _check_promises(
         if not isinstance(promise, dict):
             continue
         path: YamlPath = ("promises", index)
+        _check_allowance(promise, path, problems)
         promise_id = promise.get("id")
         if isinstance(promise_id, str):
             if promise_id in first_line:
@@ -373,6 +378,32 @@ def _check_promises(
             promise.get("calendar"), calendars, "calendar", path + ("calendar",), problems
         )
         _check_roles(promise, path, problems)
+
+
+def _check_allowance(promise: dict[str, Any], path: YamlPath, problems: _Problems) -> None:
+    """Exactly one of within/targets/deadline; business days need a calendar; the default
+    target (without `when`) comes last."""
+    given = [key for key in _ALLOWANCE_KEYS if promise.get(key) is not None]
+    if not given:
+        problems.add(path, f"{_owner(path, {'promises': {path[1]: promise}})}needs one of "
+                     "'within', 'targets' or 'deadline'", key=True)  # fmt: skip
+    for key in given[1:]:
+        problems.add(path + (key,), f"'{key}' and '{given[0]}' both given; a promise has "
+                     "exactly one of 'within', 'targets' and 'deadline'", key=True)  # fmt: skip
+    withins: list[tuple[YamlPath, Any]] = [(path + ("within",), promise.get("within"))]
+    targets = promise.get("targets")
+    for n, target in enumerate(targets if isinstance(targets, list) else ()):
+        if not isinstance(target, dict):
+            continue
+        withins.append((path + ("targets", n, "within"), target.get("within")))
+        if target.get("when") is None and n != len(targets) - 1:
+            problems.add(path + ("targets", n), f"target {n + 1} has no 'when', so it is the "
+                         "default, and the default must be the last target", key=False)  # fmt: skip
+    if promise.get("calendar") is None:
+        for where, value in withins:
+            if isinstance(value, str) and "business" in value.lower():
+                problems.add(where, f"'{value}' counts business days, which needs a "
+                             "'calendar' on the promise")  # fmt: skip
 
 
 def _check_reference(
@@ -493,7 +524,9 @@ def _build(
         timezone=ZoneInfo(spec.timezone),
         phases=tuple(spec.phases),
         calendars=calendars,
-        promises=tuple(_promise(promise, calendars) for promise in spec.promises),
+        promises=tuple(
+            _promise(promise, calendars, ZoneInfo(spec.timezone)) for promise in spec.promises
+        ),
         extra=spec.extra(),
         sources=sources,
     )
@@ -513,20 +546,33 @@ def _calendar(name: str, spec: CalendarSpec, default_timezone: str) -> BusinessC
     )
 
 
-def _promise(spec: PromiseSpec, calendars: dict[str, BusinessCalendar]) -> Promise:
+def _promise(
+    spec: PromiseSpec, calendars: dict[str, BusinessCalendar], timezone: ZoneInfo
+) -> Promise:
     roles = {
         event_type: role for key, role in _ROLES.items() for event_type in getattr(spec, key) or ()
     }
+    if not spec.repeat:  # without repeat, `until` types are simply further stop types
+        roles = {t: Role.STOP if r == Role.UNTIL else r for t, r in roles.items()}
+    calendar = calendars[spec.calendar] if spec.calendar else None
+    allowance = spec.deadline.allowance() if spec.deadline is not None else spec.within
+    plain = isinstance(allowance, ClockDuration) and not spec.targets
     return Promise(
         id=spec.id,
         title=spec.title or spec.id,
         phase=spec.phase,
         roles=roles,
-        within_us=spec.within,
-        clock=calendars[spec.calendar] if spec.calendar else WALL_CLOCK,
+        within_us=allowance.us if plain else None,  # type: ignore[union-attr]
+        clock=calendar or WALL_CLOCK,
         calendar_name=spec.calendar,
         objective=spec.objective,
         warn_at=spec.warn_at,
+        allowance=allowance,
+        targets=tuple(Target(t.when, t.within) for t in spec.targets or ()),
+        when=spec.when,
+        retarget=spec.retarget,
+        repeat=spec.repeat,
+        timezone=calendar.tz if calendar else timezone,
     )
 
 

@@ -65,11 +65,13 @@ class QmonConfig:
 
     @property
     def kept_attributes(self) -> frozenset[str]:
-        """The attributes `qmon import` keeps: those qmon reads and `imports.attributes`."""
+        """The attributes `qmon import` keeps: those qmon reads, those a promise's `when`,
+        targets or deadline read, and `imports.attributes`."""
         from qmon.events import USED_ATTRIBUTES
 
         imports = self.extra.get("imports")
-        return USED_ATTRIBUTES | frozenset(imports.attributes if imports else ())
+        named = {name for p in self.promises for name in p.attributes}
+        return USED_ATTRIBUTES | frozenset(imports.attributes if imports else ()) | named
 
     def promise(self, promise_id: str) -> Promise | None:
         return next((p for p in self.promises if p.id == promise_id), None)

@@ -29,6 +29,14 @@ from pydantic import (
 )
 
 from qmon.config.model import DEFAULT_DATABASE, DEFAULT_PHASES
+from qmon.promises.conditions import (
+    BusinessDays,
+    Condition,
+    DeadlineAttribute,
+    Match,
+    normalise,
+)
+from qmon.promises.conditions import Duration as ClockDuration
 from qmon.promises.duration import parse_duration
 from qmon.timeutil import zone
 
@@ -267,8 +275,95 @@ class CalendarSpec(Strict):
     closed: list[Annotated[date, BeforeValidator(_closed_date)]] = []
 
 
+_BUSINESS_DAYS = re.compile(r"(\d+)\s+business\s+days?", re.IGNORECASE)
+
+
+def _within(value: Any, info: ValidationInfo) -> ClockDuration | BusinessDays:
+    """`within`: a duration ("24h") or a number of business days ("2 business days")."""
+    if isinstance(value, str) and (match := _BUSINESS_DAYS.fullmatch(value.strip())):
+        days = int(match.group(1))
+        if days > 366:
+            raise ValueError(f"'{info.field_name}' {value!r}: at most 366 business days")
+        return BusinessDays(days)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"'{info.field_name}' must be a duration like '24h' or '1h 30m', "
+            "or business days like '2 business days'"
+        )
+    return ClockDuration(parse_duration(str(value)))
+
+
+Within = Annotated[ClockDuration | BusinessDays, BeforeValidator(_within)]
+"""`within`: a duration ("24h", "1h 30m") or "N business days"."""
+
+_SCALAR = str | int | float
+
+
+def _when_values(attribute: str, value: Any) -> frozenset[str]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise ValueError(f"when: '{attribute}' lists no values")
+    out = []
+    for item in values:
+        if isinstance(item, bool):
+            item = "true" if item else "false"
+        if not isinstance(item, _SCALAR) or isinstance(item, dict | list):
+            raise ValueError(
+                f"when: '{attribute}' must be a value, a list of values or {{not: ...}}, "
+                f"not {type(item).__name__}"
+            )
+        out.append(normalise(str(item)))
+    return frozenset(out)
+
+
+def _when(value: Any) -> Condition:
+    """`when: {priority: urgent, channel: [email, web], tier: {not: lost}}` as a Condition."""
+    if not isinstance(value, dict) or not value:
+        raise ValueError(
+            "when must be a mapping of attribute to value(s), like {priority: urgent}"
+        )
+    matches = []
+    for attribute, expected in value.items():
+        if not isinstance(attribute, str) or not attribute.strip():
+            raise ValueError("when: an attribute name must be text")
+        if isinstance(expected, dict):
+            if set(expected) != {"not"}:
+                other = next((str(k) for k in expected if k != "not"), "")
+                raise ValueError(
+                    f"when: '{attribute}' takes a value, a list, or {{not: value(s)}}; "
+                    + (f"unknown key '{other}'{did_you_mean(other, ['not'])}" if other
+                       else "'not' has no value")
+                )
+            matches.append(Match(attribute, _when_values(attribute, expected["not"]), True))
+        else:
+            matches.append(Match(attribute, _when_values(attribute, expected)))
+    return Condition(tuple(matches))
+
+
+When = Annotated[Condition, BeforeValidator(_when)]
+
+
+class TargetSpec(Strict):
+    """One entry of `targets`: the first whose `when` matches applies; none: the default."""
+
+    when: When | None = None
+    within: Within
+
+
+class DeadlineSpec(Strict):
+    """`deadline: {attribute: promised_date}`: the promised instant comes from the record."""
+
+    attribute: Annotated[str, _non_blank("attribute")]
+
+    def allowance(self) -> DeadlineAttribute:
+        return DeadlineAttribute(self.attribute.strip())
+
+
 class PromiseSpec(Strict):
-    """One entry of `promises`; `within` is already in microseconds."""
+    """One entry of `promises`; durations are already in microseconds.
+
+    Exactly one of `within`, `targets` and `deadline` (checked, with lines, by the loader).
+    """
 
     id: Annotated[str, AfterValidator(_promise_id)]
     title: Annotated[str, _non_blank("title")] | None = None  # None: the id
@@ -277,7 +372,13 @@ class PromiseSpec(Strict):
     stop: EventTypes
     pause: EventTypes | None = None
     resume: EventTypes | None = None
-    within: Duration
+    until: EventTypes | None = None
+    within: Within | None = None
+    targets: Annotated[list[TargetSpec], AfterValidator(lambda v: v or None)] | None = None
+    deadline: DeadlineSpec | None = None
+    when: When | None = None
+    retarget: bool = False
+    repeat: bool = False
     calendar: str | None = None  # None: round the clock
     objective: Share | None = None
     warn_at: Share | None = None

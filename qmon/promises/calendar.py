@@ -41,6 +41,10 @@ class Clock(Protocol):
         """The earliest instant t >= start_us with open_between(start_us, t) == amount_us."""
         ...
 
+    def retreat(self, end_us: int, amount_us: int) -> int:
+        """The earliest instant t <= end_us with open_between(t, end_us) == amount_us."""
+        ...
+
     def segments(self, start_us: int, end_us: int) -> list[Segment]:
         """[start_us, end_us) cut into consecutive open and closed stretches, in order."""
         ...
@@ -56,6 +60,9 @@ class WallClock:
 
     def advance(self, start_us: int, amount_us: int) -> int:
         return start_us + amount_us
+
+    def retreat(self, end_us: int, amount_us: int) -> int:
+        return end_us - amount_us
 
     def segments(self, start_us: int, end_us: int) -> list[Segment]:
         return [Segment(start_us, end_us, "open")] if end_us > start_us else []
@@ -165,6 +172,69 @@ class BusinessCalendar:
                 )
         i = bisect_left(self._before, target) - 1
         return self._starts[i] + target - self._before[i]
+
+    def retreat(self, end_us: int, amount_us: int) -> int:
+        """The earliest instant t <= end_us with open_between(t, end_us) == amount_us: going
+        back from `end_us`, the end of the window (or the moment inside one) where that much
+        open time lies between. The arrays are widened ten years back at a time.
+
+        Raises:
+            ValueError: if `amount_us` is negative, or there is not that much open time before.
+        """
+        if amount_us < 0:
+            raise ValueError(f"cannot retreat by a negative amount ({amount_us} us)")
+        if amount_us == 0:
+            return end_us
+        self._cover(end_us, end_us)
+        while (target := self._open_until(end_us) - amount_us) <= 0:
+            assert self._years is not None
+            first, last = self._years
+            total = self._open_until(end_us)
+            if first <= 1:
+                raise ValueError(f"calendar {self.name!r} has too little open time before "
+                                 f"{iso_z(end_us)}")  # fmt: skip
+            self._build(max(1, first - _SEARCH_YEARS), last)
+            if self._open_until(end_us) == total:
+                raise ValueError(f"calendar {self.name!r} has no open time in the ten years "
+                                 f"before {iso_z(self._span[0])}")  # fmt: skip
+        i = bisect_left(self._before, target) - 1
+        return self._starts[i] + target - self._before[i]
+
+    def business_days(self, start_us: int, days: int) -> tuple[date, int]:
+        """Day 0 and the nominal deadline of `within: N business days` from `start_us`.
+
+        An open day is a date that is neither a holiday nor a closed date and has at least
+        one window. Day 0 is the start's local date if that is open and the start is
+        strictly before its last closing time, else the next open day; the nominal deadline
+        is the last closing time of the `days`-th open day after day 0.
+
+        Raises:
+            ValueError: when a year passes without an open day.
+        """
+        day = local_date(start_us, self.tz)
+        last = self._last_closing(day)
+        if last is None or start_us >= last:
+            day = self._next_open_day(day)
+        day0 = day
+        for _ in range(days):
+            day = self._next_open_day(day)
+        closing = self._last_closing(day)
+        assert closing is not None
+        return day0, closing
+
+    def _last_closing(self, day: date) -> int | None:
+        """The end of the last window of an open day, or None when the day is not open."""
+        if self._day_off(day) is not None:
+            return None
+        windows = self._windows_on(day, self._wall_us(day, 0), self._wall_us(day, 86_400))
+        return max(end for _, end in windows) if windows else None
+
+    def _next_open_day(self, day: date) -> date:
+        for _ in range(366):
+            day += _DAY
+            if self._last_closing(day) is not None:
+                return day
+        raise ValueError(f"calendar {self.name!r} has no open day in the year after {day}")
 
     def segments(self, start_us: int, end_us: int) -> list[Segment]:
         """[start_us, end_us) cut into open, outside-hours, holiday and closed stretches.

@@ -19,12 +19,15 @@ class Tally:
     breached: int = 0
     open: int = 0
     at_risk: int = 0
+    not_evaluated: int = 0  # instances whose allowance could not be decided (no data)
 
     def add(self, inst: Instance) -> None:
         if inst.status == "met":
             self.met += 1
         elif inst.status == "breached":
             self.breached += 1
+        elif inst.status == "not_evaluated":
+            self.not_evaluated += 1
         else:
             self.open += 1
             if inst.at_risk:
@@ -35,6 +38,7 @@ class Tally:
         self.breached += other.breached
         self.open += other.open
         self.at_risk += other.at_risk
+        self.not_evaluated += other.not_evaluated
 
     @property
     def evaluated(self) -> int:

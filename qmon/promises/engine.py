@@ -6,53 +6,12 @@ instances it yields. See README "Promise semantics" for the rules in words.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
-from typing import Literal
 
+from qmon.promises.instance import ClockRun, Decision, Instance, Status
 from qmon.promises.promise import Promise, Role
-
-Status = Literal["met", "breached", "open"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClockRun:
-    """A stretch of an instance's life: the clock `running` or `paused`."""
-
-    start_us: int
-    end_us: int
-    running: bool
-
-
-@dataclass(slots=True)
-class Instance:
-    """One cycle of a promise for one subject: from its start event to its stop (or as-of).
-
-    `cycle` counts the subject's instances of this promise from 1, so (promise, subject, cycle)
-    names an instance across evaluations. `deadline_us` is the instant at which the clock
-    reaches `within` given the pauses known so far (None while paused before reaching it).
-    Owner, channel and account come from the start event, or where it has none from the
-    first later event of the cycle that has one.
-    """
-
-    promise_id: str
-    phase: str
-    subject_type: str
-    subject_id: str
-    cycle: int
-    started_us: int
-    stopped_us: int | None
-    elapsed_us: int
-    status: Status
-    at_risk: bool
-    paused: bool
-    deadline_us: int | None
-    owner: str | None = None
-    channel: str | None = None
-    account: str | None = None
-    runs: list[ClockRun] = field(default_factory=list)
-
+from qmon.promises.replay import SubjectRow, replay
 
 #: One event as callers give it: occurred_us, type, owner, channel, account.
 SubjectEvent = tuple[int, str, str | None, str | None, str | None]
@@ -61,6 +20,12 @@ SubjectEvent = tuple[int, str, str | None, str | None, str | None]
 RoleEvent = tuple[str, str, int, int, str | None, str | None, str | None]
 _BY_TIME_THEN_ROLE = itemgetter(2, 3)
 _START, _PAUSE, _RESUME = int(Role.START), int(Role.PAUSE), int(Role.RESUME)
+
+
+def general(promise: Promise, extra: Sequence[str] = ()) -> bool:
+    """Whether evaluating `promise` (reading `extra` attributes too) takes the general path,
+    fed with `SubjectRow`s (`Store.promise_events` gives the rows each path needs)."""
+    return not promise.plain or bool(extra)
 
 
 def evaluate_subject(
@@ -78,6 +43,10 @@ def evaluate_subject(
     At equal instants, start comes before pause before resume before stop. With
     `detail=True` each instance also records its clock runs (for `qmon explain`).
     """
+    if general(promise):
+        rows = [(subject_type, subject_id, e[0], e[1], "", e[2], e[3], e[4], None)
+                for e in events]  # fmt: skip
+        return list(replay(promise, rows, as_of_us, detail=detail))
     roles = promise.roles
     timeline = [
         (subject_type, subject_id, e[0], roles[e[1]], e[2], e[3], e[4])
@@ -88,11 +57,25 @@ def evaluate_subject(
     return list(_replay(promise, timeline, as_of_us, detail))
 
 
-def evaluate(promise: Promise, rows: Iterable[RoleEvent], as_of_us: int) -> Iterator[Instance]:
-    """Evaluate a promise over rows as `Store.role_events(promise.roles, as_of_us)` yields
-    them: only the promise's types, none after `as_of_us`, each subject's rows together and
-    in time order, and at equal instants in role order (start, pause, resume, stop)."""
-    return _replay(promise, rows, as_of_us, False)
+def evaluate(
+    promise: Promise,
+    rows: Iterable[RoleEvent] | Iterable[SubjectRow],
+    as_of_us: int,
+    *,
+    detail: bool = False,
+    extra: Sequence[str] = (),
+) -> Iterator[Instance]:
+    """Evaluate a promise over rows as `Store.promise_events(promise, as_of_us, extra=...)`
+    yields them, each subject's rows together.
+
+    On the fast path (`general` is false) those are `RoleEvent`s: only the promise's types,
+    none after `as_of_us`, in time order, and at equal instants in role order (start,
+    pause, resume, stop). On the general path they are `SubjectRow`s, in any order within a
+    subject; `extra` attributes are read at each decision instant into `Instance.values`.
+    """
+    if general(promise, extra):
+        return replay(promise, rows, as_of_us, detail=detail, extra=extra)  # type: ignore[arg-type]
+    return _replay(promise, rows, as_of_us, detail)  # type: ignore[arg-type]
 
 
 def _replay(
@@ -106,6 +89,7 @@ def _replay(
     """
     clock = promise.clock
     within = promise.within_us
+    assert within is not None
     pid, phase = promise.id, promise.phase
     cur_type = cur_id = None
     cycle = 0
@@ -163,7 +147,7 @@ def _replay(
         cycle += 1
         yield Instance(pid, phase, subject_type, subject_id, cycle, started, occurred, elapsed,
                        "breached" if elapsed > within else "met", False, False, deadline,
-                       owner, channel, account, runs or [])
+                       owner, channel, account, runs or [], within)
         is_open = False
 
     if is_open:
@@ -190,6 +174,7 @@ def _still_open(
     """The instance still open at the end of its subject's timeline, as of `as_of_us`."""
     clock = promise.clock
     within = promise.within_us
+    assert within is not None
     warn_at = promise.warn_at
     if paused:
         if runs is not None and as_of_us > since:
@@ -207,4 +192,8 @@ def _still_open(
     at_risk = not over and warn_at is not None and elapsed >= warn_at * within
     return Instance(promise.id, promise.phase, subject_type, subject_id, cycle, started, None,
                     elapsed, "breached" if over else "open", at_risk, paused, deadline,
-                    owner, channel, account, runs or [])
+                    owner, channel, account, runs or [], within)
+
+
+__all__ = ["ClockRun", "Decision", "Instance", "RoleEvent", "Status", "SubjectEvent",
+           "SubjectRow", "evaluate", "evaluate_subject", "general"]  # fmt: skip

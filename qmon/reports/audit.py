@@ -77,7 +77,7 @@ def run_audit(config: QmonConfig, store: Store, query: AuditQuery) -> AuditResul
     # Owner, channel and account are read only when something shows them.
     context = query.keep_instances or query.by in ("owner", "channel", "account")
     for promise in promises:
-        rows = store.role_events(promise.roles, query.as_of_us, context=context)
+        rows = store.promise_events(promise, query.as_of_us, context=context)
         tally = Tally()
         _count(result, promise, evaluate(promise, rows, query.as_of_us), tally, query, config)
         result.promises.append((promise, tally))

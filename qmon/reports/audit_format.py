@@ -26,6 +26,7 @@ def _counts(t: Tally) -> dict[str, Any]:
         "met": t.met,
         "breached": t.breached,
         "open": t.open,
+        "not_evaluated": t.not_evaluated,
         "compliance": _ratio(t.compliance),
     }
 
@@ -42,6 +43,10 @@ def instance_dict(inst: Instance) -> dict[str, Any]:
         "elapsed_seconds": round(inst.elapsed_us / 1_000_000, 6),
         "status": inst.status,
         "at_risk": inst.at_risk,
+        "allowed_seconds": None if inst.allowed_us is None else round(inst.allowed_us / 1e6, 6),
+        "deadline": None if inst.deadline_us is None else iso_z(inst.deadline_us),
+        "target": inst.target,
+        "reason": inst.reason,
     }
 
 

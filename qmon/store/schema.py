@@ -29,6 +29,8 @@ class EventRow(SQLModel, table=True):
             "channel",
             "account",
         ),
+        # A subject's events of any type, for promises that read its attributes.
+        Index("ix_events_subject", "subject_type", "subject_id", "occurred_us"),
         # Replacing a CRM record's events as a set; partial, so file imports pay nothing.
         Index(
             "ix_events_record",

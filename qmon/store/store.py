@@ -16,7 +16,10 @@ from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
 from qmon.events import Event, event_to_row
 from qmon.store.migrate import ensure_current
+from qmon.promises.engine import general
+from qmon.promises.promise import Promise
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
+from qmon.store.subjects import subject_rows_query
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
 #: see `Store.role_events`), owner, channel, account.
@@ -499,6 +502,50 @@ class Store:
             ):
                 score = json.loads(attributes).get("score") if attributes else None
                 yield kind, occurred, score
+
+    def promise_events(
+        self,
+        promise: Promise,
+        as_of_us: int,
+        *,
+        subject_id: str | None = None,
+        subjects: Sequence[tuple[str, str]] | None = None,
+        context: bool = True,
+        extra: Sequence[str] = (),
+        chunk: int = 20_000,
+    ) -> Iterator[tuple[Any, ...]]:
+        """The rows `qmon.promises.engine.evaluate(promise, rows, as_of_us, extra=extra)`
+        needs, each subject's together: `role_events` for a plain promise, and for the
+        general path (`engine.general`) every event of the promise's subjects that plays a
+        role or carries an attribute it reads (`qmon.store.subjects`). `subject_id` or
+        `subjects` narrow it as for `role_events`."""
+        if not general(promise, extra):
+            yield from self.role_events(promise.roles, as_of_us, subject_id, context=context,
+                                        subjects=subjects)  # fmt: skip
+            return
+        names = tuple(dict.fromkeys((*promise.attributes, *extra)))
+        filters: Iterable[tuple[str, list[Any]] | None] = (
+            [None] if subjects is None else subject_filters(self.dialect, subjects)
+        )
+        raw = self.engine.raw_connection()
+        try:
+            for where in filters:
+                sql, params = subject_rows_query(self.dialect, promise, names, as_of_us,
+                                                 subject_id, where)  # fmt: skip
+                if self.dialect == "postgresql" and subjects is None and subject_id is None:
+                    cur = raw.cursor(name="qmon_subject_rows")  # type: ignore[call-arg]
+                    cur.itersize = chunk
+                else:
+                    cur = raw.cursor()
+                try:
+                    cur.execute(sql, params)
+                    while part := cur.fetchmany(chunk):
+                        yield from part
+                finally:
+                    cur.close()
+        finally:
+            raw.rollback()
+            raw.close()
 
     def role_events(
         self,

@@ -1,0 +1,184 @@
+"""What a promise's `when`, `targets` and `deadline` read: a subject's attributes at an instant.
+
+The rules (README "Promise semantics"): the value of attribute `a` for a subject at instant t
+is the value on the latest event of that subject at or before t, of any event type, that
+carries `a`; at equal instants the event whose id sorts last (by code point) wins. A
+condition matches when every key matches; a missing attribute matches nothing, not even
+`not`, because missing data is never assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from qmon.events import attribute_text
+from qmon.timeutil import to_us
+
+
+def normalise(value: str) -> str:
+    """A value as conditions compare it: trimmed and case-folded."""
+    return value.strip().casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One key of a `when`: the attribute's value is (or, with `negate`, is not) one of
+    `values` (already normalised)."""
+
+    attribute: str
+    values: frozenset[str]
+    negate: bool = False
+
+    def test(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        return (normalise(value) in self.values) != self.negate
+
+    def describe(self) -> str:
+        listed = ", ".join(sorted(self.values))
+        return f"{self.attribute} {'not in' if self.negate else 'in'} [{listed}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A `when`: every match must hold (AND)."""
+
+    matches: tuple[Match, ...]
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(m.attribute for m in self.matches)
+
+    def test(self, values: AttributeView) -> bool:
+        return all(m.test(values.get(m.attribute)) for m in self.matches)
+
+
+class AttributeView:
+    """A subject's attribute history, read at one instant at a time.
+
+    Built from (occurred_us, event_id, name, value) of the subject's events that carry a
+    named attribute; `at(t)` gives the view at instant t.
+    """
+
+    __slots__ = ("_history", "_at")
+
+    def __init__(self, history: dict[str, tuple[list[int], list[str]]]) -> None:
+        self._history = history
+        self._at: int | None = None
+
+    @classmethod
+    def build(cls, changes: list[tuple[int, str, str, str]]) -> AttributeView:
+        """From (occurred_us, event_id, name, value) in any order."""
+        changes.sort(key=lambda c: (c[0], c[1]))
+        history: dict[str, tuple[list[int], list[str]]] = {}
+        for occurred, _id, name, value in changes:
+            times, values = history.setdefault(name, ([], []))
+            times.append(occurred)
+            values.append(value)
+        return cls(history)
+
+    def at(self, instant_us: int) -> AttributeView:
+        self._at = instant_us
+        return self
+
+    def get(self, name: str) -> str | None:
+        """The value at the instant set by `at`, or None when no event carried it by then."""
+        found = self._history.get(name)
+        if found is None or self._at is None:
+            return None
+        times, values = found
+        i = bisect_right(times, self._at)
+        return values[i - 1] if i else None
+
+
+EMPTY_VIEW = AttributeView({})
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """`within: 24h`: that many microseconds of the promise's clock."""
+
+    us: int
+
+    def describe(self) -> str:
+        from qmon.reports.audit_format import format_duration
+
+        return format_duration(self.us)
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessDays:
+    """`within: N business days`: to the last closing time of the N-th open day after day 0."""
+
+    days: int
+
+    def describe(self) -> str:
+        return f"{self.days} business day{'' if self.days == 1 else 's'}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineAttribute:
+    """`deadline: {attribute: a}`: the promised instant is the attribute's value."""
+
+    attribute: str
+
+    def describe(self) -> str:
+        return f"by its {self.attribute}"
+
+
+Allowance = Duration | BusinessDays | DeadlineAttribute
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One entry of `targets`: its `when` (None for the default) and its allowance."""
+
+    when: Condition | None
+    within: Duration | BusinessDays
+
+
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
+    r"(Z|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_promised(text: str, tz: ZoneInfo) -> int | None:
+    """A promised date or date-time as an instant, or None when it is not one of the forms.
+
+    `YYYY-MM-DD` is the end of that date in `tz` (the next local midnight); a date-time must
+    end in `Z` or `±HH:MM`. Anything else (no offset, `±HHMM`, `2026/06/01`, an impossible
+    date) is unparseable.
+    """
+    value = text.strip()
+    try:
+        if (m := _DATE.fullmatch(value)) is not None:
+            day = date(int(m[1]), int(m[2]), int(m[3]))
+            return to_us(datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz))
+        if (m := _DATETIME.fullmatch(value)) is not None:
+            iso = value.replace(" ", "T", 1).replace("Z", "+00:00")
+            return to_us(datetime.fromisoformat(iso))
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
+__all__ = [
+    "EMPTY_VIEW",
+    "Allowance",
+    "AttributeView",
+    "BusinessDays",
+    "Condition",
+    "DeadlineAttribute",
+    "Duration",
+    "Match",
+    "Target",
+    "attribute_text",
+    "normalise",
+    "parse_promised",
+]

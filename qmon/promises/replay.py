@@ -1,0 +1,257 @@
+"""The engine's general path: promises that read attributes, have targets, business days, a
+deadline from the record, or repeat.
+
+Per subject, the events of the promise's types form cycles exactly as for a plain promise
+(README "Promise semantics"); then each cycle is decided at its decision instant: whether it
+is an instance at all (the promise's `when`, a matching target), and its allowance. The clock
+is then counted as for a plain promise with that allowance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+
+from qmon.events import CONTEXT_ATTRIBUTES, attribute_text
+from qmon.promises.conditions import (
+    AttributeView,
+    BusinessDays,
+    DeadlineAttribute,
+    Duration,
+    parse_promised,
+)
+from qmon.promises.instance import ClockRun, Decision, Instance
+from qmon.promises.promise import Promise, Role
+
+#: One event as the general path reads it (`Store.promise_events`): subject_type,
+#: subject_id, occurred_us, type, event_id, owner, channel, account, attributes (JSON text).
+SubjectRow = tuple[str, str, int, str, str, str | None, str | None, str | None, str | None]
+
+#: A promised instant further than this from the start is taken as a data error.
+PROMISED_HORIZON_US = 3_660 * 86_400 * 1_000_000
+_CONTEXT_COLUMN = {name: 5 + i for i, name in enumerate(("owner", "channel", "account"))}
+assert tuple(_CONTEXT_COLUMN) == tuple(sorted(CONTEXT_ATTRIBUTES, key=_CONTEXT_COLUMN.get))
+
+
+def replay(
+    promise: Promise,
+    rows: Iterable[SubjectRow],
+    as_of_us: int,
+    *,
+    detail: bool = False,
+    extra: Sequence[str] = (),
+) -> Iterator[Instance]:
+    """Instances of `promise` from rows grouped by subject (each subject's rows together).
+
+    `extra` names further attributes to read at each decision instant (for a breakdown by
+    them), kept in `Instance.values`.
+    """
+    names = tuple(dict.fromkeys((*promise.attributes, *extra)))
+    group: list[SubjectRow] = []
+    current: tuple[str, str] | None = None
+    for row in rows:
+        key = (row[0], row[1])
+        if key != current:
+            if group:
+                yield from _subject(promise, group, as_of_us, names, detail)
+            group, current = [], key
+        group.append(row)
+    if group:
+        yield from _subject(promise, group, as_of_us, names, detail)
+
+
+def _attribute_view(rows: list[SubjectRow], names: tuple[str, ...], as_of_us: int) -> AttributeView:
+    changes: list[tuple[int, str, str, str]] = []
+    context = [(n, _CONTEXT_COLUMN[n]) for n in names if n in _CONTEXT_COLUMN]
+    others = [n for n in names if n not in _CONTEXT_COLUMN]
+    for row in rows:
+        occurred = row[2]
+        if occurred > as_of_us:
+            continue
+        for name, column in context:
+            value = attribute_text(row[column])
+            if value is not None:
+                changes.append((occurred, row[4], name, value))
+        raw = row[8]
+        if others and raw and any(f'"{n}"' in raw for n in others):
+            data = json.loads(raw)
+            for name in others:
+                value = attribute_text(data.get(name))
+                if value is not None:
+                    changes.append((occurred, row[4], name, value))
+    return AttributeView.build(changes)
+
+
+class _Cycle:
+    __slots__ = ("start", "stop", "runs", "paused", "owner", "channel", "account")
+
+    def __init__(self, start: int, owner: str | None, channel: str | None,
+                 account: str | None) -> None:  # fmt: skip
+        self.start = start
+        self.stop: int | None = None
+        self.runs: list[tuple[int, int, bool]] = []
+        self.paused = False
+        self.owner, self.channel, self.account = owner, channel, account
+
+
+def _cycles(promise: Promise, rows: list[SubjectRow], as_of_us: int) -> list[_Cycle]:
+    """The subject's cycles, exactly as README "Promise semantics" forms them."""
+    roles = promise.roles
+    timeline = []
+    for row in rows:
+        role = roles.get(row[3])
+        if role is not None and row[2] <= as_of_us:
+            timeline.append((row[2], role.rank, row[4], role, row[5], row[6], row[7]))
+    timeline.sort(key=lambda e: (e[0], e[1], e[2]))
+    cycles: list[_Cycle] = []
+    cur: _Cycle | None = None
+    since = 0
+    for occurred, _rank, _id, role, owner, channel, account in timeline:
+        if cur is None:
+            if role == Role.START:
+                cur, since = _Cycle(occurred, owner, channel, account), occurred
+            continue
+        cur.owner = cur.owner if cur.owner is not None else owner
+        cur.channel = cur.channel if cur.channel is not None else channel
+        cur.account = cur.account if cur.account is not None else account
+        if role == Role.START:
+            continue
+        if role == Role.RESUME:
+            if cur.paused:
+                cur.runs.append((since, occurred, False))
+                cur.paused, since = False, occurred
+            continue
+        if role == Role.PAUSE:
+            if not cur.paused:
+                cur.runs.append((since, occurred, True))
+                cur.paused, since = True, occurred
+            continue
+        cur.runs.append((since, occurred, not cur.paused))
+        cur.stop = occurred
+        cycles.append(cur)
+        cur = None
+        if promise.repeat and role == Role.STOP:
+            cur, since = _Cycle(occurred, owner, channel, account), occurred
+    if cur is not None:
+        cur.runs.append((since, as_of_us, not cur.paused))
+        cycles.append(cur)
+    return cycles
+
+
+def _subject(
+    promise: Promise,
+    rows: list[SubjectRow],
+    as_of_us: int,
+    names: tuple[str, ...],
+    detail: bool,
+) -> Iterator[Instance]:
+    cycles = _cycles(promise, rows, as_of_us)
+    if not cycles:
+        return
+    view = _attribute_view(rows, names, as_of_us)
+    subject_type, subject_id = rows[0][0], rows[0][1]
+    for number, cycle in enumerate(cycles, start=1):
+        inst = _decide(promise, cycle, view, as_of_us, names, detail)
+        if inst is None:
+            continue
+        inst.subject_type, inst.subject_id, inst.cycle = subject_type, subject_id, number
+        yield inst
+
+
+def _decide(
+    promise: Promise,
+    cycle: _Cycle,
+    view: AttributeView,
+    as_of_us: int,
+    names: tuple[str, ...],
+    detail: bool,
+) -> Instance | None:
+    """The cycle as an instance of the promise, or None when it is not one."""
+    at = cycle.start if not promise.retarget else (cycle.stop if cycle.stop is not None
+                                                    else as_of_us)  # fmt: skip
+    view.at(at)
+    if promise.when is not None and not promise.when.test(view):
+        return None
+    target: int | None = None
+    form = promise.allowance
+    if promise.targets:
+        for index, entry in enumerate(promise.targets):
+            if entry.when is None or entry.when.test(view):
+                target, form = index, entry.within
+                break
+        else:
+            return None
+    values = {name: view.get(name) for name in names}
+    decision = Decision(at, values) if detail else None
+    allowed: int | None = None
+    reason: str | None = None
+    clock = promise.clock
+    if isinstance(form, Duration):
+        allowed = form.us
+    elif isinstance(form, BusinessDays):
+        day0, nominal = clock.business_days(cycle.start, form.days)  # type: ignore[attr-defined]
+        allowed = clock.open_between(cycle.start, nominal)
+        if decision is not None:
+            decision = Decision(at, values, day0=day0, nominal_us=nominal)
+    elif isinstance(form, DeadlineAttribute):
+        raw = view.get(form.attribute)
+        promised = None if raw is None else parse_promised(raw, promise.timezone)
+        if raw is None:
+            reason = f"missing {form.attribute}"
+        elif promised is None:
+            reason = f"unparseable {form.attribute}: {raw.strip()!r}"
+        elif abs(promised - cycle.start) > PROMISED_HORIZON_US:
+            reason = f"{form.attribute} {raw.strip()!r} is more than ten years from the start"
+        else:
+            allowed = (clock.open_between(cycle.start, promised) if promised >= cycle.start
+                       else -clock.open_between(promised, cycle.start))  # fmt: skip
+            if decision is not None:
+                decision = Decision(at, values, promised_us=promised)
+    return _instance(promise, cycle, allowed, target, reason, values, decision, detail)
+
+
+def _instance(
+    promise: Promise,
+    cycle: _Cycle,
+    allowed: int | None,
+    target: int | None,
+    reason: str | None,
+    values: dict[str, str | None],
+    decision: Decision | None,
+    detail: bool,
+) -> Instance:
+    clock = promise.clock
+    elapsed = 0
+    deadline: int | None = None
+    if allowed is not None and allowed < 0:
+        deadline = clock.retreat(cycle.start, -allowed)
+    for start, end, running in cycle.runs:
+        if not running:
+            continue
+        gained = clock.open_between(start, end)
+        if deadline is None and allowed is not None and elapsed + gained >= allowed:
+            deadline = clock.advance(start, allowed - elapsed)
+        elapsed += gained
+    end_us = cycle.runs[-1][1]
+    if deadline is None and allowed is not None and not cycle.paused:
+        deadline = clock.advance(end_us, allowed - elapsed)
+    runs = [ClockRun(a, b, r) for a, b, r in cycle.runs if b > a] if detail else []
+    base = dict(promise_id=promise.id, phase=promise.phase, subject_type="", subject_id="",
+                cycle=0, started_us=cycle.start, stopped_us=cycle.stop, elapsed_us=elapsed,
+                owner=cycle.owner, channel=cycle.channel, account=cycle.account, runs=runs,
+                decision=decision, values=values)  # fmt: skip
+    open_ = cycle.stop is None
+    if allowed is None:
+        return Instance(**base, status="not_evaluated", at_risk=False,  # type: ignore[arg-type]
+                        paused=open_ and cycle.paused, deadline_us=None, reason=reason)
+    over = elapsed > allowed
+    if not open_:
+        status = "breached" if over else "met"
+        at_risk = False
+    else:
+        status = "breached" if over else "open"
+        warn_at = promise.warn_at
+        at_risk = not over and warn_at is not None and elapsed >= warn_at * allowed
+    return Instance(**base, status=status, at_risk=at_risk,  # type: ignore[arg-type]
+                    paused=open_ and cycle.paused, deadline_us=deadline, allowed_us=allowed,
+                    target=target)
