@@ -56,6 +56,7 @@ def test_everything_readable(fake: FakeHubSpot) -> None:
     assert lines(check(fake, ["deals", "emails", "feedback_submissions"])) == [
         "✓ access token: valid for portal 62515",
         "✓ deals readable",
+        "✓ deals property history readable: dealstage, pipeline",
         "✓ emails readable",
         "✓ emails to tickets associations readable",
         "✓ emails to deals associations readable",

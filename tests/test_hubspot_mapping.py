@@ -225,6 +225,7 @@ def test_record_links_use_each_types_object_type_id() -> None:
     assert dict(TYPE_IDS) == {
         "deals": "0-3", "tickets": "0-5", "quotes": "0-14", "calls": "0-48", "emails": "0-49",
         "meetings": "0-47", "notes": "0-46", "tasks": "0-27", "feedback_submissions": "0-19",
+        "companies": "0-2",
     }  # fmt: skip
 
 
@@ -349,6 +350,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "survey_type_events": {"NPS": "survey.nps", "CSAT": "survey.csat", "CES": "survey.ces"},
         "survey_score_property": "hs_value",
         "stage_phases": {},
+        "attributes": {},
         "rename": {},
     }
     docs = (Path(__file__).resolve().parent.parent / "docs/connectors/hubspot.md").read_text()

@@ -87,7 +87,7 @@ if TYPE_CHECKING:
 
 OBJECT_TYPES: tuple[str, ...] = (
     "deals", "tickets", "quotes", "calls", "emails", "meetings", "notes", "tasks",
-    "feedback_submissions",
+    "feedback_submissions", "companies",
 )
 """The object types the connector syncs; the fake serves exactly these under ``/crm/v3``."""
 
@@ -148,7 +148,7 @@ DEFAULT_PROPERTIES: Mapping[str, tuple[str, ...]] = {
 lists nothing for quotes, engagements and feedback submissions; those return only the
 always-present properties (:meth:`FakeHubSpot.system_properties`)."""
 
-_CREATEDATE_TYPES = frozenset({"deals", "tickets"})
+_CREATEDATE_TYPES = frozenset({"deals", "tickets", "companies"})
 """Types that carry ``createdate`` next to ``hs_createdate`` (as deal and ticket records do);
 engagements, quotes and feedback submissions carry only ``hs_createdate`` (assumption)."""
 
@@ -177,6 +177,7 @@ READ_SCOPES: Mapping[str, tuple[str, ...]] = {
        for engagement in ("calls", "emails", "meetings", "notes", "tasks")},
     "feedback_submissions": ("crm.objects.contacts.read",
                              "crm.objects.feedback_submissions.read"),
+    "companies": ("crm.objects.companies.read",),  # PublicApiSpecs/CRM/Companies .../v3
 }
 """The private-app scopes reading an object type needs: the ``private_apps`` security
 requirement of its read, list, search and batch-read operations in the objects' specs. The v4
@@ -617,6 +618,18 @@ class FakeHubSpot:
                          **_entry(when, source_type, source_id)}
                 record.history.setdefault(name, []).insert(0, entry)
             record.updated_at = when
+            self._stamp(record)
+            self._changed()
+
+    def forget_history(self, object_type: str, object_id: str, name: str, index: int, *,
+                       updated_at: datetime) -> None:
+        """Remove one ``propertiesWithHistory`` entry (``index`` counts newest first) and move
+        the stamp, as when history is deleted (a GDPR deletion, a property deleted and made
+        again): the record is read again and must lose what the entry said."""
+        with self._lock:
+            record = self._record(object_type, object_id)
+            del record.history[name][index]
+            record.updated_at = _aware(updated_at)
             self._stamp(record)
             self._changed()
 

@@ -62,6 +62,7 @@ SCOPES: Mapping[str, tuple[str, ...]] = {
     "notes": _ENGAGEMENTS,
     "tasks": _ENGAGEMENTS,
     "feedback_submissions": ("crm.objects.contacts.read", "crm.objects.feedback_submissions.read"),
+    "companies": ("crm.objects.companies.read",),
 }
 
 
@@ -153,10 +154,9 @@ class ObjectStream:
         """Map a page of search results, fetching histories and associations first."""
         ids = [str(r["id"]) for r in results]
         records = {str(r["id"]): r for r in results}
-        if self._kind.history:
-            read = self._api.batch_read(
-                self.name, ids, self._mapper.properties(self.name), self._kind.history
-            )
+        history = self._mapper.history(self.name)
+        if history:
+            read = self._api.batch_read(self.name, ids, self._mapper.properties(self.name), history)
             records = {str(r["id"]): r for r in read}
         linked: dict[str, dict[str, list[str]]] = {}
         for to_type in self._kind.associations:
@@ -197,8 +197,12 @@ class HubSpotConnector:
     def streams(self) -> Sequence[ObjectStream]:
         mapper = self._get_mapper()
         return [
-            ObjectStream(t, self._api, mapper, self._spec.page_size) for t in self._spec.objects
+            ObjectStream(t, self._api, mapper, self._spec.page_size) for t in self._objects(mapper)
         ]
+
+    def _objects(self, mapper: HubSpotMapper) -> list[str]:
+        """The configured object types, and companies when an attribute is read from them."""
+        return [*self._spec.objects, *(["companies"] if mapper.reads_companies() else [])]
 
     def usage(self) -> ApiUsage:
         api = self._api
@@ -223,7 +227,7 @@ class HubSpotConnector:
                 f"links would point at the wrong portal: set portal_id: {portal} or remove it"
             )))  # fmt: skip
         mapper = HubSpotMapper(self.source, self._mapping, None)
-        for object_type in self._spec.objects:
+        for object_type in self._objects(mapper):
             body = {"limit": 1, "properties": mapper.properties(object_type)}
             what = f"{object_type} readable"
             try:
@@ -238,6 +242,19 @@ class HubSpotConnector:
                 continue
             findings.append(Finding(True, what))
             ids = [str(r["id"]) for r in found]
+            history = mapper.history(object_type)
+            if ids and history:
+                what = f"{object_type} property history readable"
+                try:
+                    self._api.batch_read(object_type, ids, ["hs_object_id"], history)
+                except MissingScopes as exc:
+                    findings.append(Finding(False, what, _scope_advice(exc, SCOPES[object_type])))
+                except SyncError as exc:
+                    if isinstance(exc, SourceUnreachable):
+                        raise
+                    findings.append(Finding(False, what, str(exc)))
+                else:
+                    findings.append(Finding(True, what, ", ".join(history)))
             for to_type in KINDS[object_type].associations if ids else ():
                 what = f"{object_type} to {to_type} associations readable"
                 try:

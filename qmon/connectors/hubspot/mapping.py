@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from qmon.connectors.base import Found, record_events
+from qmon.connectors.hubspot.attributes import SUBJECT_TYPES, attribute_history
 from qmon.connectors.hubspot.spec import HubSpotMappingSpec
 from qmon.events import Event
 from qmon.timeutil import to_us
@@ -33,6 +34,7 @@ TYPE_IDS: Mapping[str, str] = {
     "notes": "0-46",
     "tasks": "0-27",
     "feedback_submissions": "0-19",
+    "companies": "0-2",
 }
 
 
@@ -67,6 +69,8 @@ KINDS: Mapping[str, ObjectKind] = {
     "feedback_submissions": ObjectKind(
         ("hs_survey_type", "hs_submission_timestamp", "hs_createdate"), (), ("tickets", "deals")
     ),
+    # read only for the attributes a mapping names (`company.<property>`)
+    "companies": ObjectKind(("createdate",)),
 }
 
 _CHANNELS = {"calls": "phone", "emails": "email", "meetings": "meeting"}
@@ -89,6 +93,7 @@ class HubSpotMapper:
         self.source = source
         self.mapping = mapping
         self.link_base = link_base  # e.g. https://app.hubspot.com/contacts/62515/record
+        self._attributes = mapping.attribute_properties()
 
     def properties(self, object_type: str) -> list[str]:
         """The properties to read for a type: what the mapping looks at."""
@@ -96,7 +101,17 @@ class HubSpotMapper:
             "tickets": [self.mapping.first_reply_property],
             "feedback_submissions": [self.mapping.survey_score_property],
         }.get(object_type, [])
+        extra += list(self._attributes.get(object_type, {}))
         return list(dict.fromkeys([*KINDS[object_type].properties, *extra, "hs_lastmodifieddate"]))
+
+    def history(self, object_type: str) -> list[str]:
+        """The properties to read with their history (`propertiesWithHistory`)."""
+        attributes = self._attributes.get(object_type, {})
+        return list(dict.fromkeys([*KINDS[object_type].history, *attributes]))
+
+    def reads_companies(self) -> bool:
+        """Whether a `company.<property>` attribute asks for the companies stream."""
+        return bool(self._attributes.get("companies"))
 
     def events(
         self, object_type: str, record: Mapping[str, Any], linked: Mapping[str, list[str]]
@@ -123,18 +138,45 @@ class HubSpotMapper:
             if reply is not None:
                 found.append(("first-reply", "case.first_response", reply, {}))
             found += self._ticket_events(history.get("hs_pipeline_stage"))
+        elif object_type == "companies":
+            subject = ("account", rid)
+            found = []
         else:
             parent = _subject(object_type, linked)
             if parent is None:
                 return []
             subject = parent
             found = self._activity_events(object_type, props, history, created)
+        if object_type in SUBJECT_TYPES:
+            found = self._with_attributes(object_type, record, created, found)
 
         channel = _CHANNELS.get(object_type) or props.get("source_type") or None
         return record_events(self.source, key, subject, found, rename=self.mapping.rename,
                              link=link, owner=owner, channel=channel)  # fmt: skip
 
     # -- per kind ------------------------------------------------------------------------------
+
+    def _with_attributes(
+        self, object_type: str, record: Mapping[str, Any], created: int | None, found: list[Found]
+    ) -> list[Found]:
+        """The findings with the attribute values: the initial ones on the creation event
+        (or on a `.changed` event at the creation instant when that is dropped or absent),
+        each later change as a `.changed` event."""
+        wanted = self._attributes.get(object_type)
+        if not wanted:
+            return found
+        subject_type = SUBJECT_TYPES[object_type]
+        initial, changes = attribute_history(subject_type, wanted, record, created, parse_time)
+        if initial:
+            first = found[0] if found else None
+            if first is not None and first[0] in ("created", "opened") and (
+                self.mapping.rename.get(first[1], first[1])
+            ):
+                found = [(first[0], first[1], first[2], {**first[3], **initial}), *found[1:]]
+            elif created is not None:
+                found = [*found, (f"changed@{created // 1000}", f"{subject_type}.changed",
+                                  created, initial)]  # fmt: skip
+        return [*found, *changes]
 
     def _stage_events(
         self, entries: list[dict[str, Any]] | None, current: Any, created: int | None

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationInfo,
@@ -16,6 +17,7 @@ from pydantic import (
 )
 
 from qmon.config.spec import Duration, Strict, did_you_mean
+from qmon.connectors.hubspot.attributes import attribute_name, merged, property_refs, wanted
 
 OBJECT_TYPES: tuple[str, ...] = (
     "deals", "tickets", "quotes", "calls", "emails", "meetings", "notes", "tasks",
@@ -29,7 +31,8 @@ ObjectType = Literal[
 #: The event types the connector makes whatever the mapping says (see mapping.py).
 FIXED_TYPES: tuple[str, ...] = (
     "deal.created", "deal.stage_changed", "case.opened", "case.first_response", "case.closed",
-    "quote.created", "call.logged", "note.added",
+    "quote.created", "call.logged", "note.added", "deal.changed", "case.changed",
+    "account.changed",
 )  # fmt: skip
 
 
@@ -65,6 +68,8 @@ def _event_type(value: str) -> str:
 
 
 EventType = Annotated[str, AfterValidator(_event_type)]
+AttributeName = Annotated[str, AfterValidator(attribute_name)]
+PropertyRefs = Annotated[tuple[str, ...] | None, BeforeValidator(property_refs)]
 
 
 class HubSpotSourceSpec(Strict):
@@ -147,6 +152,9 @@ class HubSpotMappingSpec(Strict):
     }
     survey_score_property: str = "hs_value"  # kept as the event's `score` attribute
     stage_phases: dict[str, str] = {}  # deal or ticket stage id -> journey phase
+    # attribute -> property (or a list of them), *added* to DEFAULT_ATTRIBUTES (null: drop
+    # one): `deal.x`, `ticket.x`, `company.x`, or `x` for deals and tickets alike
+    attributes: dict[AttributeName, PropertyRefs] = {}
     rename: dict[str, EventType | None] = {}  # a type this mapping makes -> yours (null: drop)
 
     @field_validator("rename")
@@ -162,6 +170,10 @@ class HubSpotMappingSpec(Strict):
                     f"{did_you_mean(old, sorted(made))}"
                 )
         return rename
+
+    def attribute_properties(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Per object type, the properties read with history and the attributes they feed."""
+        return wanted(self.attributes)
 
     def event_types(self) -> set[str]:
         """Every event type this mapping can make, before `rename`."""
@@ -179,3 +191,9 @@ def produced_types(fields: dict[str, object]) -> set[str]:
     for change in (fields.get("ticket_stage_events") or {}).values():  # type: ignore[attr-defined]
         made.update(t for t in (change.enter, change.leave) if t)
     return made
+
+
+def provided_attributes(mapping: HubSpotMappingSpec) -> set[str]:
+    """The attribute names a HubSpot source with this mapping provides (defaults + mapping),
+    for `qmon promises validate`'s warning about a `when` on an attribute nobody maps."""
+    return set(merged(mapping.attributes))
