@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 from qmon.config import QmonConfig
 from qmon.promises.engine import Instance
+from qmon.textsafe import slack_escape
 from qmon.timeutil import to_us
 
 HOUR_US = 3600_000_000
@@ -93,7 +94,7 @@ def burn_alerts(
             burn = burns[0]
             assert burn is not None
             text = WORDS[language].format(
-                title=promise.title, phase=promise.phase, burn=burn,
+                title=slack_escape(promise.title), phase=slack_escape(promise.phase), burn=burn,
                 objective=promise.objective, window=WINDOWS[language][long_us // HOUR_US],
                 days=BUDGET_DAYS, left=BUDGET_DAYS / burn,
             )  # fmt: skip

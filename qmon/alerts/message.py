@@ -3,6 +3,10 @@
 A Quality Manager reads an alert on a phone between two meetings: the promise and its phase,
 the customer's case or deal with a one-click link to the CRM record, who owns it, how long the
 clock has run against what was promised, the deadline, and for an at-risk alert the time left.
+
+Slack reads both the blocks and the plain `text` as mrkdwn, so every value from the CRM or
+the config goes through `slack_escape` and the record link through `safe_link`; the webhook
+sends the same `text`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from zoneinfo import ZoneInfo
 from qmon.promises.engine import Instance
 from qmon.promises.promise import Promise
 from qmon.reports.audit_format import format_duration
+from qmon.textsafe import safe_link, slack_escape
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -73,18 +78,22 @@ def render(
     """The message for an alert of `kind` (`breached`, `at_risk` or `late`: a breach whose
     instance has since been stopped)."""
     w = WORDS[language]
-    subject = f"{instance.subject_type} {instance.subject_id}"
-    shown = f"<{link}|{subject}>" if link else subject
+    subject = slack_escape(f"{instance.subject_type} {instance.subject_id}")
+    href = safe_link(link)
+    shown = f"<{slack_escape(href)}|{subject}>" if href else subject
     elapsed = (
-        f"{format_duration(instance.elapsed_us)} {w['of']} {format_duration(promise.within_us)}"
+        f"{format_duration(instance.elapsed_us)} {w['of']} "
+        f"{format_duration(instance.allowed_us or 0)}"
     )
     if instance.paused:
         elapsed += f" ({w['paused']})"
-    title = f"{_ICONS[kind]} {w[kind]}: {promise.title}"
+    promised = slack_escape(promise.title)
+    phase = slack_escape(instance.phase)
+    title = f"{_ICONS[kind]} {w[kind]}: {promised}"
     fields = [
-        (w["phase"], instance.phase),
+        (w["phase"], phase),
         (w["subject"], shown),
-        (w["owner"], instance.owner or w["nobody"]),
+        (w["owner"], slack_escape(instance.owner) if instance.owner else w["nobody"]),
         (w["elapsed"], elapsed),
     ]
     if instance.deadline_us is not None:
@@ -92,9 +101,9 @@ def render(
     if kind == "at_risk" and instance.deadline_us is not None:
         fields.append((w["left"], format_duration(max(0, instance.deadline_us - as_of_us))))
     if kind == "late":
-        late = instance.elapsed_us - promise.within_us
+        late = instance.elapsed_us - (instance.allowed_us or 0)
         fields.append((w["late_by"].capitalize(), format_duration(max(0, late))))
-    text = f"{w[kind]}: {promise.title} — {subject} ({instance.phase}), " + ", ".join(
+    text = f"{w[kind]}: {promised} — {subject} ({phase}), " + ", ".join(
         f"{name.lower()} {value}" for name, value in fields[2:]
     )
     blocks: list[dict[str, Any]] = [
@@ -120,15 +129,26 @@ DIGEST_LINES = 20
 def digest_message(
     count: int, texts: list[str], language: str = "en"
 ) -> tuple[str, list[dict[str, Any]]]:
-    """One message for many alerts of one check (more than `digest_over`)."""
+    """One message for many alerts of one check (more than `digest_over`). `texts` are the
+    alerts' own `text`, already escaped for Slack; they are cut short, never inside an
+    entity (`&amp;` cut to `&am` would show as such)."""
     w = WORDS[language]
     title = w["digest"].format(n=count)
-    lines = [f"• {t[:140]}" for t in texts[:DIGEST_LINES]]
+    lines = [f"• {_clip(t, 140)}" for t in texts[:DIGEST_LINES]]
     if count > DIGEST_LINES:
         lines.append(w["more"].format(n=count - DIGEST_LINES))
     body = "\n".join(lines)
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(body, 2900)}},
     ]
     return title, blocks
+
+
+def _clip(text: str, limit: int) -> str:
+    """`text[:limit]`, shortened further so it does not end inside `&amp;`, `&lt;`, `&gt;`."""
+    clipped = text[:limit]
+    amp = clipped.rfind("&", max(0, limit - 4))
+    if amp >= 0 and len(text) > limit and ";" not in clipped[amp:]:
+        return clipped[:amp]
+    return clipped

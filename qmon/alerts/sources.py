@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from qmon.config import QmonConfig
 from qmon.store import Store
+from qmon.textsafe import slack_escape
 
 STALE_AFTER_INTERVALS = 3
 
@@ -109,7 +110,7 @@ def source_alerts(
         if is_stale(config, last, as_of_us):
             since = datetime.fromtimestamp((last or 0) / 1e6, tz=config.timezone)
             template = words["never"] if last is None else words["stale"]
-            text_ = template.format(name=name, since=since.strftime("%Y-%m-%d %H:%M"))
+            text_ = template.format(name=slack_escape(name), since=since.strftime("%Y-%m-%d %H:%M"))
             yield SourceAlert(name, "stale", last or 0, text_)
             continue
         episodes = conn.execute(
@@ -122,4 +123,5 @@ def source_alerts(
             {"n": name},
         ).scalars()
         for since_us in episodes:
-            yield SourceAlert(name, "recovered", since_us, words["recovered"].format(name=name))
+            recovered = words["recovered"].format(name=slack_escape(name))
+            yield SourceAlert(name, "recovered", since_us, recovered)
