@@ -3,6 +3,10 @@
 One set of figures, two templates: the HTML shows the charts, the plain text (the e-mail's
 text part, and what a phone's notification shows) says the same in words and numbers.
 Images are referenced as `cid:<name>` in e-mail and embedded as `data:` URIs in a file.
+
+CRM values are data: every value the templates print loses its control characters
+(`_finalize`), HTML is autoescaped, a record link is shown only if `safe_link` lets it, and
+the HTML carries a Content-Security-Policy that allows its inline styles and images only.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from qmon.config import QmonConfig
 from qmon.reports.audit_format import format_duration, percent
@@ -20,11 +25,22 @@ from qmon.reports.weekly.figures import BREACHES_LISTED, WeeklyFigures, trend
 from qmon.reports.weekly.style import ARROWS, Chart, phase_colour
 from qmon.reports.weekly.voice import has_voice
 from qmon.reports.weekly.words import Words
+from qmon.textsafe import safe_link, terminal_text
 from qmon.timeutil import from_us, iso_z
+
+
+def _finalize(value: Any) -> Any:
+    """Each printed value without control characters or escape sequences (the text report is
+    shown on terminals; a newline inside a value would forge a line)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return terminal_text(value, markup=False)
+    return value
+
 
 _ENV = Environment(
     loader=PackageLoader("qmon.reports.weekly", "templates"),
     autoescape=select_autoescape(["html.j2"]),
+    finalize=_finalize,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -51,7 +67,18 @@ class RenderedReport:
                 for c in self.charts
             }
         alts = {c.name: c.alt for c in self.charts}
-        return _ENV.get_template("weekly.html.j2").render(self.context, images=sources, alts=alts)
+        return _ENV.get_template("weekly.html.j2").render(
+            self.context, images=sources, alts=alts, csp=content_security_policy(images)
+        )
+
+
+def content_security_policy(images: Literal["cid", "data"]) -> str:
+    """What the report's HTML may load: its charts (`cid:` in e-mail, `data:` in a file) and
+    its own inline styles; no scripts, fonts, frames, forms or remote anything."""
+    return (
+        f"default-src 'none'; img-src {images}:; style-src 'unsafe-inline'; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def render(config: QmonConfig, figures: WeeklyFigures, *, charts: bool = True) -> RenderedReport:
@@ -121,4 +148,5 @@ def _context(config: QmonConfig, figures: WeeklyFigures, words: Words) -> dict[s
         "share": share,
         "score": score,
         "colour": phase_colour,
+        "link": safe_link,
     }
