@@ -18,6 +18,7 @@ from qmon.cli.common import (
     open_store,
 )
 from qmon.reports.actions import EFFECT_WEEKS, KINDS, add, list_actions
+from qmon.textsafe import terminal_text
 from qmon.timeutil import now_us
 
 app = typer.Typer(help="Log improvement actions and see their effect.", no_args_is_help=True)
@@ -81,8 +82,9 @@ def list_command(
     for column in ("id", "date", "promise", "kind", "description", "before", "after"):
         table.add_column(column)
     for a in actions:
-        table.add_row(str(a.id), a.day.isoformat(), a.promise_id, a.kind, a.description,
-                      _percent(a.before), _percent(a.after))  # fmt: skip
+        table.add_row(str(a.id), a.day.isoformat(), terminal_text(a.promise_id), a.kind,
+                      terminal_text(a.description), _percent(a.before),
+                      _percent(a.after))  # fmt: skip
     console.print(table)
 
 

@@ -14,6 +14,7 @@ from qmon.cli.common import (
     parse_instant_option,
 )
 from qmon.exit_codes import ExitCode
+from qmon.textsafe import terminal_text
 from qmon.timeutil import from_us
 
 
@@ -59,13 +60,14 @@ def check(
     verb = "would alert" if dry_run else "new alert"
     for alert in report.found:
         i = alert.instance
+        subject = terminal_text(f"{i.subject_type} {i.subject_id}")
         console.print(
-            f"{verb}: {alert.kind:8} {i.promise_id}  {i.subject_type} {i.subject_id}  "
+            f"{verb}: {alert.kind:8} {terminal_text(i.promise_id)}  {subject}  "
             f"started {from_us(i.started_us).isoformat()}",
             highlight=False,
         )
     for notice in report.notices:
-        console.print(f"new alert: {notice}", highlight=False)
+        console.print(f"new alert: {terminal_text(notice)}", highlight=False)
     if not dry_run:
         console.print(
             f"{len(report.found)} new alert(s); {report.delivered} sent, {report.updated} "
@@ -74,8 +76,10 @@ def check(
             highlight=False,
         )
     for warning in dict.fromkeys(report.warnings):
-        err_console.print(f"warning: {warning}", markup=False, highlight=False)
+        err_console.print(f"warning: {terminal_text(warning, markup=False)}", markup=False,
+                          highlight=False)  # fmt: skip
     for reason in dict.fromkeys(report.failed):
-        err_console.print(f"not delivered: {reason}", markup=False, highlight=False)
+        err_console.print(f"not delivered: {terminal_text(reason, markup=False)}",
+                          markup=False, highlight=False)  # fmt: skip
     if report.failed:
         raise typer.Exit(int(ExitCode.SOURCE_FAILED))

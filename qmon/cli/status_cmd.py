@@ -8,6 +8,7 @@ import typer
 
 from qmon.cli.common import Output, config_of, console, handle_errors, open_store
 from qmon.reports.status import collect
+from qmon.textsafe import terminal_text
 from qmon.timeutil import now_us
 
 
@@ -33,8 +34,9 @@ def status(
     if output == Output.json:
         typer.echo(json.dumps(data, indent=2))
         return
+    safe = terminal_text
     for source in data["sources"]:
-        console.print(f"source {source['name']}: last sync {source['last_sync'] or 'never'}",
+        console.print(f"source {safe(source['name'])}: last sync {source['last_sync'] or 'never'}",
                       highlight=False)  # fmt: skip
     console.print(f"last check: {data['last_check'] or 'never'}", highlight=False)
     outbox = data["outbox"]
@@ -43,17 +45,18 @@ def status(
         waiting += f" (oldest {outbox['oldest']})"
     if outbox["last_error"]:
         waiting += f"; last error: {outbox['last_error']}"
-    console.print(waiting, highlight=False, markup=False)
+    console.print(safe(waiting, markup=False), highlight=False, markup=False)
     for job in data["jobs"]:
         line = (f"job {job['name']}: last run {job['last_finished'] or 'never'}"
                 f" by {job['agent'] or '-'}, next due {job['next_due']}")  # fmt: skip
         if job["last_error"]:
             line += f"; last error: {job['last_error']}"
-        console.print(line, highlight=False, markup=False)
+        console.print(safe(line, markup=False), highlight=False, markup=False)
     stale = {s["promise"]: s["sources"] for s in data["stale_promises"]}
-    missing = ", ".join(p for p in data["not_evaluated"] if p not in stale) or "none"
+    missing = safe(", ".join(p for p in data["not_evaluated"] if p not in stale) or "none")
     console.print(f"promises not evaluated (no data): {missing}", highlight=False)
     if stale:
         listed = ", ".join(f"{p} ({', '.join(sources)})" for p, sources in stale.items())
-        console.print(f"promises not evaluated (stale source): {listed}", highlight=False,
+        console.print(f"promises not evaluated (stale source): {safe(listed, markup=False)}",
+                      highlight=False,
                       markup=False)  # fmt: skip
