@@ -53,7 +53,19 @@ class SourceHarness(Protocol):
         ...
 
     def clear_faults(self) -> None:
-        """Forget injected failures that have not been used up."""
+        """Forget injected failures (paging faults too) that have not been used up."""
+        ...
+
+    def repeat_cursor(self) -> None:
+        """Make the fake answer the pages of a listing with a next-page cursor it gave before
+        (HubSpot: the same `paging.next.after` on every page; Salesforce: the same
+        `nextRecordsUrl`), for a bounded number of answers."""
+        ...
+
+    def stall_paging(self) -> None:
+        """Make the fake answer pages that do not advance (HubSpot: a keyset search that
+        ignores its filters; Salesforce: empty pages that still offer a next page), for a
+        bounded number of answers."""
         ...
 
     def request_count(self) -> int:
@@ -79,3 +91,9 @@ class FakeServerHarness:
 
     def clear_faults(self) -> None:
         self.fake.clear_faults()
+
+    def repeat_cursor(self) -> None:
+        self.fake.loop_paging("repeat")
+
+    def stall_paging(self) -> None:
+        self.fake.loop_paging("stall")

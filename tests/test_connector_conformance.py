@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -178,6 +179,54 @@ def test_a_killed_sync_resumes_without_loss_or_duplicates(tmp_path, harness):
     report, stored = sync(path)
     assert report.ok, report.sources[0].error
     assert_consistent(stored, harness)
+
+
+@pytest.mark.parametrize("fault", ["repeat_cursor", "stall_paging"])
+def test_a_server_that_pages_in_a_loop_stops_the_stream_with_exit_3(tmp_path, harness, fault):
+    records = harness.create(11, at=T0)
+    harness.create(4, at=T0 + timedelta(minutes=5))
+    path = write_config(tmp_path, harness)
+    assert qmon("--config", path, "sync").exit_code == 0
+    _, before = sync(path)
+    harness.delete(records[0], at=datetime.now(UTC) - timedelta(seconds=2))
+    harness.change(records[1], at=datetime.now(UTC) - timedelta(seconds=2))
+    getattr(harness, fault)()
+    calls, began = harness.request_count(), time.monotonic()
+
+    result = qmon("--config", path, "sync")
+
+    assert time.monotonic() - began < 5
+    assert harness.request_count() - calls <= 12  # a few pages, not the fake's 50 loops
+    assert result.exit_code == 3, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith(harness.source)]
+    assert len(lines) == 1, result.stderr
+    loop = re.fullmatch(
+        rf"{harness.source}: (HubSpot|Salesforce) (\w+): .+ ("
+        r"gave the next-page cursor '.+' a second time|"
+        r"answered an empty page that still offers the next-page cursor '.+'|"
+        r"did not advance: the next page would start at '.+', not past '.+'"
+        r"); the stream stopped rather than page forever \(what was stored is kept and the "
+        r"next sync resumes from there\)",
+        lines[0],
+    )
+    assert loop is not None, lines[0]
+    assert f"{loop.group(2)} (stopped)" in result.stdout
+    secrets = [v for k, v in _flat(harness.source_config()) if "token" in k or "secret" in k]
+    assert secrets and not any(secret in result.output for secret in secrets)
+
+    harness.clear_faults()  # the CRM pages correctly again: nothing was skipped
+    report, stored = sync(path)
+    assert report.ok, report.sources[0].error
+    assert_consistent(stored, harness)
+    assert stored[records[1]] != before[records[1]]  # the change before the loop is read
+
+
+def _flat(config: dict, prefix: str = "") -> Iterator[tuple[str, str]]:
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        elif isinstance(value, str):
+            yield f"{prefix}{key}", value
 
 
 def _stored_events(db: Path) -> int:

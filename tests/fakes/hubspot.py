@@ -162,6 +162,11 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _PATH_RE = re.compile(r"^/crm/v3/objects/(?P<type>[^/]+)(?:/(?P<rest>[^/]+(?:/read)?))?/?$")
 _ASSOCIATIONS_RE = re.compile(r"^/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)/batch/read/?$")
 ACCOUNT_INFO_PATH = "/account-info/v3/details"
+NOT_FOUND = "OBJECT_NOT_FOUND"
+"""The ``category`` of the fake's 404s (assumed: the ``Error`` schema requires a category and
+batch reads report missing objects with this one)."""
+REPEATED_AFTER = "1"
+"""The ``paging.next.after`` a :meth:`FakeHubSpot.loop_paging` ``"repeat"`` answer offers."""
 DEFAULT_PORTAL_ID = 62515
 """The portal id of the ``account-info`` example in HubSpot's docs."""
 
@@ -328,8 +333,7 @@ class _Fault:
 class _RequestError(Exception):
     """A request HubSpot would refuse; carries the error response to send."""
 
-    def __init__(self, status: int, message: str, category: str | None,
-                 **extra: Any) -> None:
+    def __init__(self, status: int, message: str, category: str, **extra: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -408,6 +412,7 @@ class FakeHubSpot:
         self._lock = threading.RLock()
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._faults: deque[_Fault] = deque()
+        self._paging_fault: list[Any] = [None, 0]  # [mode, answers left]
         self._log: list[LoggedRequest] = []
         self._rate_limited = 0
         self._server: _Server | None = None
@@ -489,9 +494,35 @@ class FakeHubSpot:
             self._faults.extend([_Fault(status, retry_after, path)] * count)
 
     def clear_faults(self) -> None:
-        """Forget injected faults that no request has used up yet."""
+        """Forget injected faults (and a paging fault) that no request has used up yet."""
         with self._lock:
             self._faults.clear()
+            self._paging_fault = [None, 0]
+
+    def loop_paging(self, mode: str, times: int = 50) -> None:
+        """Page as a broken server or an API mock would, which would keep a client paging forever.
+
+        ``"repeat"``: every list page and every association result offers the same
+        ``paging.next.after`` (:data:`REPEATED_AFTER`, as a mock serving the spec's examples
+        does), whatever ``after`` was asked: the first page again and again.
+        ``"empty"``: list pages are empty but each offers a new ``paging.next.after``.
+        ``"stall"``: search ignores its filters, so a keyset search gets the first page of its
+        sort again and again.
+
+        After ``times`` such answers the fake pages correctly again, so a client without a loop
+        check ends (and its test fails on what it did) instead of hanging the test run.
+        """
+        if mode not in ("repeat", "empty", "stall"):
+            raise ValueError(f"unknown paging fault {mode!r}")
+        with self._lock:
+            self._paging_fault = [mode, times]
+
+    def _paging_fault_hits(self, mode: str) -> bool:
+        """Whether this answer misbehaves in ``mode`` (and counts it)."""
+        if self._paging_fault[0] != mode or self._paging_fault[1] <= 0:
+            return False
+        self._paging_fault[1] -= 1
+        return True
 
     @property
     def request_log(self) -> list[LoggedRequest]:
@@ -773,7 +804,7 @@ class FakeHubSpot:
                     or self._association_batch(from_type, to_type, body))
         match = _PATH_RE.match(path)
         if match is None:
-            return _error(404, "resource not found", None)  # fake text
+            return _error(404, "resource not found", NOT_FOUND)  # fake text
         object_type, rest = match.group("type"), match.group("rest")
         if object_type not in self._objects:
             # HubSpot's wording as remembered from its answers, not from a checked source;
@@ -785,12 +816,14 @@ class FakeHubSpot:
         is_search = rest == "search"
         if rest == "batch/read":
             if method != "POST":
-                return _error(405, f"{method} is not supported by FakeHubSpot on {path}", None)
+                return _error(405, f"{method} is not supported by FakeHubSpot on {path}",
+                          "VALIDATION_ERROR")
             if body_error is not None:
                 raise _validation_error(body_error)
             return self._admit(token, False) or self._batch_read(object_type, body, query)
         if method != ("POST" if is_search else "GET"):
-            return _error(405, f"{method} is not supported by FakeHubSpot on {path}", None)
+            return _error(405, f"{method} is not supported by FakeHubSpot on {path}",
+                          "VALIDATION_ERROR")
         refused = self._admit(token, is_search)
         if refused is not None:
             return refused
@@ -876,7 +909,8 @@ class FakeHubSpot:
         with_history = _query_list(query, "propertiesWithHistory")
         ceiling = LIST_MAX_LIMIT_WITH_HISTORY if with_history else LIST_MAX_LIMIT
         limit = min(_query_int(query, "limit", LIST_DEFAULT_LIMIT), ceiling)
-        after = _query_int(query, "after", 0)
+        repeat = self._paging_fault_hits("repeat")
+        after = 0 if repeat else _query_int(query, "after", 0)
         candidates = sorted((r for r in self._objects[object_type].values()
                              if r.archived == archived and int(r.id) >= after),
                             key=lambda r: int(r.id))
@@ -894,6 +928,11 @@ class FakeHubSpot:
                 "link": f"{self.base_url}/crm/v3/objects/{object_type}?"
                         f"{urlencode(params, doseq=True)}",
             }}
+        if repeat:
+            payload["paging"] = {"next": {"after": REPEATED_AFTER}}
+        elif self._paging_fault_hits("empty"):
+            payload["results"] = []
+            payload["paging"] = {"next": {"after": str(after + limit)}}
         return _Response(200, payload)
 
     def _get(self, object_type: str, object_id: str, query: dict[str, list[str]]) -> _Response:
@@ -906,14 +945,16 @@ class FakeHubSpot:
             raise _validation_error("FakeHubSpot does not support idProperty")
         record = self._objects[object_type].get(object_id)
         if record is None or record.archived != _query_bool(query, "archived"):
-            return _error(404, "resource not found", None)
+            return _error(404, "resource not found", NOT_FOUND)
         return _Response(200, self._render(record, _query_list(query, "properties"),
                                            _query_list(query, "propertiesWithHistory")))
 
     def _account_info(self) -> _Response:
-        """``GET /account-info/v3/details``: the fields of the docs' example that qmon may use."""
+        """``GET /account-info/v3/details``: ``PortalInformationResponse``, its required fields
+        (``accountType`` is one of ``APP_DEVELOPER DEVELOPER_TEST SANDBOX STANDARD``)."""
         return _Response(200, {
-            "portalId": self.portal_id, "timeZone": "Europe/Amsterdam", "companyCurrency": "EUR",
+            "portalId": self.portal_id, "accountType": "STANDARD",
+            "timeZone": "Europe/Amsterdam", "companyCurrency": "EUR",
             "additionalCurrencies": [], "utcOffset": "+01:00", "utcOffsetMilliseconds": 3600000,
             "uiDomain": "app-eu1.hubspot.com", "dataHostingLocation": "eu1",
         })
@@ -951,7 +992,7 @@ class FakeHubSpot:
             payload["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
                                   "message": "Could not get some objects, they may be "
                                              "deleted or not exist.",
-                                  "context": {"ids": missing}}]
+                                  "context": {"ids": missing}, "errors": [], "links": {}}]
             return _Response(207, payload)
         return _Response(200, payload)
 
@@ -977,6 +1018,8 @@ class FakeHubSpot:
                     {"toObjectId": int(to_id), "associationTypes": [
                         {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
                     for to_id in linked]})
+                if self._paging_fault_hits("repeat"):
+                    results[-1]["paging"] = {"next": {"after": REPEATED_AFTER}}
         now = hubspot_datetime(datetime.now(UTC))
         return _Response(200, {"status": "COMPLETE", "results": results,
                                "startedAt": now, "completedAt": now})
@@ -1007,6 +1050,8 @@ class FakeHubSpot:
             raise _validation_error("after must not be negative")
         if after + limit > self.search_result_cap:
             raise _validation_error(SEARCH_CAP_MESSAGE)
+        if self._paging_fault_hits("stall"):
+            body = {**body, "filterGroups": []}
         matches = self._matches(object_type, body)
         page = matches[after:after + limit]
         properties = _body_properties(body)
@@ -1235,11 +1280,11 @@ def _history_entries(name: str, entries: Iterable[Mapping[str, Any]]) -> list[di
     return result
 
 
-def _error(status: int, message: str, category: str | None, **extra: Any) -> _Response:
-    """HubSpot's error envelope: ``status``, ``message``, ``correlationId``, ``category``."""
-    payload: dict[str, Any] = {"status": "error", "message": message, "correlationId": ""}
-    if category is not None:
-        payload["category"] = category
+def _error(status: int, message: str, category: str, **extra: Any) -> _Response:
+    """HubSpot's error envelope: ``status``, ``message``, ``correlationId``, ``category``
+    (the last three required by the specs' ``Error`` schema)."""
+    payload: dict[str, Any] = {"status": "error", "message": message, "correlationId": "",
+                               "category": category}
     payload.update(extra)
     return _Response(status, payload)
 

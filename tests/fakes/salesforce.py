@@ -178,7 +178,8 @@ def default_sobjects() -> list[SObjectSpec]:
 
     Field names and types for OpportunityHistory, QuoteDocument, CaseComment and EmailMessage
     follow Salesforce's Field Reference pages; CaseHistory follows the CaseHistory object
-    reference plus the StandardObjectNameHistory model: it has *no* ``SystemModstamp`` and no
+    reference plus the StandardObjectNameHistory model (as does OpportunityFieldHistory, per
+    its Field Reference page): it has *no* ``SystemModstamp`` and no
     ``LastModifiedDate`` (history rows never change), so an incremental sync must use
     ``CreatedDate`` there. OpportunityHistory, unlike field history, does have
     ``SystemModstamp``. Tests can add fields with :meth:`FakeSalesforce.add_field`.
@@ -217,6 +218,16 @@ def default_sobjects() -> list[SObjectSpec]:
             "CaseId": "reference", "Field": "picklist", "DataType": "picklist",
             "OldValue": "anyType", "NewValue": "anyType",
         }, audit=_HISTORY_AUDIT),
+        make_sobject("OpportunityFieldHistory", "017", {
+            "OpportunityId": "reference", "Field": "picklist", "DataType": "picklist",
+            "OldValue": "anyType", "NewValue": "anyType",
+        }, audit=_HISTORY_AUDIT),
+        # Present in every org; an object has a RecordTypeId field only once record types
+        # are defined for it, so tests that use them add Opportunity.RecordTypeId.
+        make_sobject("RecordType", "012", {
+            "Name": "string", "DeveloperName": "string", "SobjectType": "picklist",
+            "IsActive": "boolean",
+        }),
         make_sobject("CaseComment", "00a", {
             "ParentId": "reference", "CommentBody": "textarea", "IsPublished": "boolean",
         }),
@@ -875,6 +886,7 @@ class FakeSalesforce:
         self._bulk_jobs_created = 0
         self._fail_next_bulk_job: str | None = None
         self._faults: list[tuple[int, str, str]] = []
+        self._paging_fault: list[Any] = [None, 0]  # [mode, answers left]
         self._login_error: tuple[str, str] | None = None
         self._log: list[RequestRecord] = []
         self._token_requests: list[TokenRequest] = []
@@ -1037,9 +1049,34 @@ class FakeSalesforce:
             self._faults.extend([(status, code, text)] * count)
 
     def clear_faults(self) -> None:
-        """Forget injected faults that no request has used up yet."""
+        """Forget injected faults (and a paging fault) that no request has used up yet."""
         with self._lock:
             self._faults.clear()
+            self._paging_fault = [None, 0]
+
+    def loop_paging(self, mode: str, times: int = 50) -> None:
+        """Page as a broken org or proxy would, which would keep a client paging forever.
+
+        ``"repeat"``: following a ``nextRecordsUrl`` answers that page again with the same
+        ``nextRecordsUrl`` (and ``done: false``); a Bulk 2.0 results call with a ``locator``
+        answers with that same ``Sforce-Locator``.
+        ``"stall"``: query pages and Bulk 2.0 results are empty but still offer a next page
+        (a new ``nextRecordsUrl`` each time, ``done: false``; a ``Sforce-Locator``).
+
+        After ``times`` such answers the fake pages correctly again, so a client without a loop
+        check ends (and its test fails on what it did) instead of hanging the test run.
+        """
+        if mode not in ("repeat", "stall"):
+            raise ValueError(f"unknown paging fault {mode!r}")
+        with self._lock:
+            self._paging_fault = [mode, times]
+
+    def _paging_fault_hits(self, mode: str) -> bool:
+        """Whether this answer misbehaves in ``mode`` (and counts it)."""
+        if self._paging_fault[0] != mode or self._paging_fault[1] <= 0:
+            return False
+        self._paging_fault[1] -= 1
+        return True
 
     @property
     def bulk_jobs(self) -> list[tuple[str, str, str]]:
@@ -1301,19 +1338,22 @@ class FakeSalesforce:
 
     def _page(self, version: str, cursor: _Cursor, offset: int) -> _Response:
         end = offset + cursor.batch_size
+        stall = self._paging_fault_hits("stall")
+        if stall or (offset > 0 and self._paging_fault_hits("repeat")):
+            end = offset  # an empty page (stall), or the same page next (repeat)
         payload: dict[str, Any] = {"totalSize": len(cursor.records),
-                                   "done": end >= len(cursor.records)}
+                                   "done": end >= len(cursor.records) and end > offset}
         if not payload["done"]:
             cursor_id = next((key for key, value in self._cursors.items() if value is cursor),
                              None)
-            if cursor_id is None:
+            if cursor_id is None or stall:
                 self._counter += 1
                 cursor_id = salesforce_id("01g", self._counter)
                 self._cursors[cursor_id] = cursor
             # Documented shape: "/services/data/v59.0/query/01gD0000002HU6KIAW-2000", and
             # "query" (not "queryAll") even when the first call was queryAll.
             payload["nextRecordsUrl"] = f"/services/data/v{version}/query/{cursor_id}-{end}"
-        payload["records"] = cursor.records[offset:end]
+        payload["records"] = [] if stall else cursor.records[offset:offset + cursor.batch_size]
         return _json(200, payload)
 
     def _query_more(self, version: str, locator: str) -> _Response:
@@ -1541,7 +1581,8 @@ class FakeSalesforce:
         self._fail_next_bulk_job = None
         self._jobs[job.id] = job
         info = self._job_info(job)
-        for key in ("jobType", "numberRecordsProcessed", "retries", "totalProcessingTime"):
+        for key in ("jobType", "numberRecordsProcessed", "retries", "totalProcessingTime",
+                    "isPkChunkingSupported"):
             info.pop(key)  # the documented create response has none of these
         return _json(200, info)
 
@@ -1572,6 +1613,7 @@ class FakeSalesforce:
             "numberRecordsProcessed": len(job.rows) if job.state == "JobComplete" else 0,
             "retries": 0,
             "totalProcessingTime": 0,
+            "isPkChunkingSupported": True,
         }
         if job.state == "Failed":
             info["errorMessage"] = job.error_message
@@ -1591,6 +1633,11 @@ class FakeSalesforce:
             return _error(400, "INVALIDLOCATOR", "invalid locator")
         page = job.rows[offset:offset + int(max_text)]
         end = offset + len(page)
+        looping = self._paging_fault_hits("stall")
+        if looping:
+            page, end = [], offset
+        elif query.get("locator") and self._paging_fault_hits("repeat"):
+            end, looping = offset, True
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=_DELIMITERS[job.column_delimiter],
                             lineterminator=_LINE_ENDINGS[job.line_ending], quoting=csv.QUOTE_ALL)
@@ -1600,7 +1647,7 @@ class FakeSalesforce:
             "Content-Type": "text/csv",
             "Sforce-NumberOfRecords": str(len(page)),
             # "If there are no more results, the value is the string 'null'."
-            "Sforce-Locator": _encode_locator(end) if end < len(job.rows) else "null",
+            "Sforce-Locator": _encode_locator(end) if end < len(job.rows) or looping else "null",
         })
 
 
