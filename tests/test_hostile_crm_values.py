@@ -337,3 +337,31 @@ def test_weekly_html_runs_no_script_in_a_browser(weekly_html: Path, tmp_path: Pa
     ).stdout  # fmt: skip
     title = dom.split("<title>", 1)[1].split("</title>", 1)[0]
     assert "pwned" not in title and WEEK in title
+
+
+def test_actions_list_prints_a_hostile_description_inertly(tmp_path):
+    config = _imported(tmp_path)
+    value = HOSTILE["ansi"] + HOSTILE["rich-markup"]
+    added = qmon("--config", config, "actions", "add", "quote-24h", value, "--kind", "corrective",
+                 "--date", "2026-11-02")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    result = qmon("--config", config, "actions", "list")
+    assert result.exit_code == 0, result.output
+    _assert_terminal_safe(result.stdout)
+    assert "[bold]B[/bold]" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "shown"),
+    [
+        ("a &amp; b", 4, "a "),  # "a &a" would show as such: cut before the entity
+        ("a &amp; b", 6, "a "),
+        ("a &amp; b", 7, "a &amp;"),
+        ("a &lt;b", 5, "a "),
+        ("abc", 140, "abc"),
+    ],
+)
+def test_digest_lines_are_never_cut_inside_an_entity(text, limit, shown):
+    from qmon.alerts.message import _clip
+
+    assert _clip(text, limit) == shown
