@@ -305,9 +305,16 @@ def test_a_missing_file_is_an_input_error(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("content", ["", "\n\n", f"{HEADER}\n", f"\ufeff{HEADER}\r\n\r\n"])
+@pytest.mark.parametrize("content", [f"{HEADER}\n", f"\ufeff{HEADER}\r\n\r\n"])
 def test_a_csv_file_without_rows_gives_nothing(tmp_path, content):
     assert read(write(tmp_path, "e.csv", content)) == []
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "\ufeff"])
+def test_a_csv_file_without_a_header_is_a_problem(tmp_path, content):
+    path = write(tmp_path, "e.csv", content)
+    message = "the file is empty: a CSV file starts with its header row"
+    assert read(path) == [Problem(str(path), 1, message)]
 
 
 # --- encodings and line ends ----------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from qmon.config.spec import SlackSpec
+from qmon.safeio import read_secret_file
 
 METADATA_EVENT = "qmon_alert"
 """The `event_type` of the metadata qmon tags its messages with."""
@@ -34,7 +35,7 @@ class SlackChannel:
             token = spec.token.get_secret_value()
         else:
             try:
-                token = open(spec.token_file, encoding="utf-8").read().strip()  # type: ignore[arg-type]
+                token = read_secret_file(spec.token_file)  # type: ignore[arg-type]
             except OSError as exc:
                 raise DeliveryError(f"cannot read token_file: {exc.strerror}") from None
         # No retry handlers: a failed delivery is retried by the outbox, with backoff, across

@@ -7,6 +7,7 @@ validated spec: a promise with a bad `within` still gets its unknown phase repor
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Mapping
@@ -35,6 +36,7 @@ from qmon.promises.calendar import WALL_CLOCK, BusinessCalendar, WeeklyHours
 from qmon.promises.conditions import Duration as ClockDuration
 from qmon.promises.conditions import Target
 from qmon.promises.promise import Promise, Role
+from qmon.safeio import CONFIG_LIMIT, FileRefused, read_regular
 
 DATABASE_ENV = "QMON_DATABASE_URL"
 
@@ -86,7 +88,7 @@ def _read(file: str) -> str:
     """The file's text; a file that cannot be read is a ConfigError with that one problem."""
     line = None
     try:
-        return Path(file).read_bytes().decode("utf-8-sig")
+        return read_regular(file, CONFIG_LIMIT).decode("utf-8-sig")
     except FileNotFoundError:
         message = (
             "does not exist; `qmon demo` writes an example config, "
@@ -94,6 +96,12 @@ def _read(file: str) -> str:
         )
     except IsADirectoryError:
         message = "is a folder, not a config file"
+    except FileRefused as exc:
+        message = exc.strerror
+        if exc.errno == errno.EFBIG:
+            message += "; a qmon config is a few kB (is this the right file?)"
+        elif exc.errno == errno.EISDIR:
+            message = "is a folder, not a config file"
     except UnicodeDecodeError as exc:
         line = exc.object.count(b"\n", 0, exc.start) + 1
         message = "is not UTF-8 text"

@@ -39,6 +39,7 @@ from qmon.promises.conditions import (
 from qmon.promises.conditions import Duration as ClockDuration
 from qmon.promises.duration import parse_duration
 from qmon.timeutil import zone
+from qmon.urls import outbound_url
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_TIMEZONE = "Europe/Amsterdam"
@@ -432,13 +433,23 @@ class SlackRoute(Strict):
         return self
 
 
+def _slack_base_url(value: str) -> str:
+    outbound_url(value, "base_url", "https://slack.com/api/")
+    return value.strip()
+
+
+def _webhook_url(value: SecretStr) -> SecretStr:
+    outbound_url(value.get_secret_value(), "the webhook url", "https://example.com/h", show=False)
+    return value
+
+
 class SlackSpec(Strict):
     """`notify.slack`: a bot token with chat:write, and where alerts go."""
 
     token: SecretStr | None = None
     token_file: str | None = None
     channel: str
-    base_url: str = "https://slack.com/api/"
+    base_url: Annotated[str, AfterValidator(_slack_base_url)] = "https://slack.com/api/"
     routes: list[SlackRoute] = []
     quiet_hours: str | None = None  # a calendar name
     digest_over: Annotated[int, AfterValidator(_positive)] = 10
@@ -471,7 +482,7 @@ class EmailSpec(Strict):
 class WebhookSpec(Strict):
     """`notify.webhook`: a generic JSON webhook (e.g. Microsoft Teams); the URL is a secret."""
 
-    url: SecretStr
+    url: Annotated[SecretStr, AfterValidator(_webhook_url)]
 
 
 class NotifySpec(Strict):

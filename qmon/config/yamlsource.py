@@ -25,6 +25,16 @@ YamlPath = tuple[str | int, ...]
 """Where a value sits: mapping keys and list indices from the top, e.g. ("promises", 0, "id")."""
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+#: More values than any config needs, however many promises: beyond it, aliases are being
+#: used to blow the file up ("billion laughs"), and reading on would exhaust memory.
+MAX_VALUES = 100_000
+#: Deeper than any config is written; deeper still, the parser would run out of stack.
+MAX_DEPTH = 64
+#: Said with every syntax error that a `${VAR}` or `{...}` in a flow mapping can cause.
+_QUOTE_HINT = (
+    " (a value with ${...}, '{', ':' or ',' inside a {...} or [...] must be quoted: "
+    'password: "${SMTP_PASSWORD}")'
+)
 _VARIABLE = re.compile(r"\$(\$\{)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|(\$\{)")
 
 
@@ -93,11 +103,15 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str]) -> YamlDocument
     Returns:
         The document; on a syntax error `data` is None and the error is its only problem.
     """
+    loader = yaml.SafeLoader(text)
     try:
-        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         return YamlDocument(file, problems=[_syntax_problem(file, exc)])
+    except RecursionError:  # the composer recurses once per level of nesting
+        line = loader.get_mark().line + 1
+        message = f"nested more than {MAX_DEPTH} levels deep"
+        return YamlDocument(file, problems=[Problem(file, line, message)])
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         message = f"YAML cannot contain character #x{exc.character:04x} ({exc.reason})"
@@ -106,8 +120,28 @@ def parse_yaml(text: str, file: str, environ: Mapping[str, str]) -> YamlDocument
     if root is not None:
         top = root.start_mark.line + 1
         document.lines[()] = Lines(top, top)
-        document.data = _Walker(document, loader, environ).value(root, ())
+        try:
+            document.data = _Walker(document, loader, environ).value(root, ())
+        except _TooLarge as exc:
+            document.data = None
+            line = document.line(exc.path[:1], key=True)
+            document.problems.append(Problem(file, line, exc.message))
     return document
+
+
+class _TooLarge(Exception):
+    """The document expands to more values than `MAX_VALUES`: stop reading it.
+
+    `path` is where the walk had got to: its top-level key is where the aliases are used.
+    """
+
+    def __init__(self, path: YamlPath) -> None:
+        super().__init__()
+        self.path = path
+        self.message = (
+            f"the file expands to more than {MAX_VALUES:,} values through its aliases "
+            "(*name); write the values out instead"
+        )
 
 
 def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
@@ -117,7 +151,10 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> Problem:
     if context and exc.context_mark is not None and exc.context_mark.line + 1 != line:
         context += f" (from line {exc.context_mark.line + 1})"
     parts = [context, exc.problem]
-    return Problem(file, line, "YAML syntax error: " + ", ".join(p for p in parts if p))
+    message = "YAML syntax error: " + ", ".join(p for p in parts if p)
+    if "flow" in context and (exc.problem or "").startswith("expected ',' or"):
+        message += _QUOTE_HINT  # what `{password: ${SMTP_PASSWORD}}` gets
+    return Problem(file, line, message)
 
 
 class _Walker:
@@ -130,8 +167,17 @@ class _Walker:
         self._loader = loader
         self._environ = environ
         self._open: set[int] = set()  # nodes being walked, to stop at an alias to an ancestor
+        self._values = 0  # values walked, aliases counted each time they are used
+        self._merged: dict[int, int] = {}  # mapping node -> its pairs once merges are done
 
     def value(self, node: Node, path: YamlPath) -> Any:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _TooLarge(path)
+        if len(path) > MAX_DEPTH:
+            self._problem(node, f"nested more than {MAX_DEPTH} levels deep")
+            self._doc.unresolved.add(path)
+            return None
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._open:
@@ -163,6 +209,8 @@ class _Walker:
                     )
                 else:
                     first_line[key] = line
+        if self._merged_size(node) > MAX_VALUES:  # flattening would build it all first
+            raise _TooLarge(path)
         try:
             self._loader.flatten_mapping(node)  # resolves `<<: *anchor`, own keys last
         except yaml.MarkedYAMLError as exc:
@@ -173,6 +221,26 @@ class _Walker:
                 key = key_node.value
                 result[key] = self._child(value_node, path + (key,), key_node)
         return result
+
+    def _merged_size(self, node: MappingNode) -> int:
+        """How many pairs `node` will hold once `flatten_mapping` has merged `<<:` into it."""
+        known = self._merged.get(id(node))
+        if known is not None:
+            return known
+        self._merged[id(node)] = MAX_VALUES + 1  # a merge that loops counts as too large
+        size = 0
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                size += 1
+                continue
+            sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    size += self._merged_size(source)
+            if size > MAX_VALUES:
+                break
+        self._merged[id(node)] = size
+        return size
 
     def _scalar(self, node: ScalarNode, path: YamlPath) -> Any:
         try:

@@ -19,6 +19,12 @@ field values is ignored. Text is UTF-8 (a BOM is fine); blank lines are skipped;
 hold quoted newlines. A CSV row may have fewer cells than the header (the rest are empty) but
 not more.
 
+Hostile files are refused in words, in bounded memory: only a regular file is read (not a
+device or a pipe), a line may hold at most `MAX_LINE_BYTES`, a JSON object may not name a key
+twice nor nest past what the decoder can follow, and an empty CSV file (without even its
+header) is a problem, not an import of nothing. A survey's `score` (on `survey.nps`,
+`survey.csat`, `survey.ces`) must be a number on its scale (`SURVEY_SCALES`).
+
 CSV::
 
     id,occurred_at,type,subject_type,subject_id,owner,amount
@@ -35,7 +41,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
+import math
 import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,11 +55,19 @@ from zoneinfo import ZoneInfo
 
 from qmon.errors import InputError, Problem
 from qmon.events import CORE_FIELDS, REQUIRED_FIELDS, Event
+from qmon.safeio import open_regular, size_text
 from qmon.timeutil import parse_instant
 
 #: How often (in lines) `on_progress` hears how far the reading is: often enough for a
 #: smooth bar, rarely enough to cost nothing.
 PROGRESS_EVERY_LINES = 4096
+#: The longest line read: a row of any export is a few kB, and a file without line ends
+#: (a binary file, a dump on one line) must not be held in memory whole.
+MAX_LINE_BYTES = 1 << 20
+#: The answers a survey's `score` may be: NPS 0-10, CSAT 1-5, CES 1-7 (the usual scales).
+SURVEY_SCALES: dict[str, tuple[int, int]] = {
+    "survey.nps": (0, 10), "survey.csat": (1, 5), "survey.ces": (1, 7),
+}  # fmt: skip
 
 _CSV_SUFFIXES = frozenset({".csv"})
 _JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -133,20 +149,70 @@ def iter_file_numbered(
         what = f"unknown file type '{suffix}'" if suffix else "no file extension"
         raise InputError([Problem(file, None, f"{what}: use .csv or .jsonl")])
     try:
-        # Text mode decodes in large chunks, which costs far less per row than decoding line
-        # by line. newline="\n" ends lines exactly where the bytes have b"\n", as a count of
-        # the bytes would (a lone CR stays inside its line), and leaves "\r\n" as it is, as the
-        # csv module wants. surrogateescape turns bytes that are not UTF-8 into lone
-        # surrogates: one bad row, not a crash.
-        stream = path.open(encoding="utf-8", errors="surrogateescape", newline="\n")
+        raw = _LineCapped(open_regular(path))
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise InputError([Problem(file, None, f"cannot read the file: {reason}")]) from None
+    # Text mode decodes in large chunks, which costs far less per row than decoding line by
+    # line. newline="\n" ends lines exactly where the bytes have b"\n", as a count of the
+    # bytes would (a lone CR stays inside its line), and leaves "\r\n" as it is, as the csv
+    # module wants. surrogateescape turns bytes that are not UTF-8 into lone surrogates: one
+    # bad row, not a crash.
+    buffered = io.BufferedReader(raw, buffer_size=1 << 16)
+    stream = io.TextIOWrapper(buffered, encoding="utf-8", errors="surrogateescape", newline="\n")
     with stream:
-        progress = _Progress(stream.buffer, on_progress)
+        progress = _Progress(buffered, on_progress)
         keep = None if attributes is None else frozenset(attributes)
-        yield from read(_Lines(stream, file), source, assume_tz, progress, keep)
+        try:
+            yield from read(_Lines(stream, file), source, assume_tz, progress, keep)
+        except _LineTooLong:
+            message = f"a line longer than {size_text(MAX_LINE_BYTES)}: is this a {suffix} file?"
+            raise InputError([Problem(file, raw.long_line, message)]) from None
         progress.report()
+
+
+class _LineTooLong(Exception):
+    """`_LineCapped` read more than `MAX_LINE_BYTES` without a line end."""
+
+
+class _LineCapped(io.RawIOBase):
+    """A file's bytes, refused once a line runs past `MAX_LINE_BYTES`.
+
+    The check runs per chunk the buffer reads (64 kB), not per line, so it costs nothing a
+    row; it keeps a file without line ends from being read into one string.
+    """
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self._since = 0  # bytes since the last line end
+        self._lines = 0  # line ends read
+        #: The (1-based) line that ran too long, once it has.
+        self.long_line = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._handle.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._since += size
+        else:
+            self._lines += data.count(b"\n")
+            self._since = size - end - 1
+        if self._since > MAX_LINE_BYTES:
+            self.long_line = self._lines + 1
+            raise _LineTooLong
+        return size
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 class _Progress:
@@ -229,7 +295,7 @@ def _read_jsonl(
     keep: frozenset[str] | None,
 ) -> Iterator[Numbered]:  # fmt: skip
     file = lines.file
-    decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_no_repeats)
     decode, scan = decoder.decode, decoder.scan_once
     for line, text in enumerate(lines.iterator, 1):
         if line >= progress.due:
@@ -247,6 +313,9 @@ def _read_jsonl(
             whole = text[end:] in _LINE_ENDS
         except (StopIteration, ValueError):
             whole = False
+        except RecursionError:
+            yield line, Problem(file, line, "not valid JSON: nested too deeply")
+            continue
         if not whole:
             try:
                 obj = decode(text)
@@ -266,9 +335,27 @@ def _json_problem(decode: Callable[[str], Any], text: str) -> str:
         decode(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         return f"not valid JSON: {exc.msg} at column {exc.colno}"
+    except _RepeatedKey as exc:
+        return f"key {exc.args[0]!r} appears twice in one object; which should win?"
     except ValueError as exc:  # NaN or Infinity
         return f"not valid JSON: {exc}"
     return "not valid JSON"  # unreachable: the line failed once already
+
+
+class _RepeatedKey(ValueError):
+    """A JSON object names a key twice (`json` would silently keep the last)."""
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's pairs as a dict, or `_RepeatedKey` if a key appears twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return obj
 
 
 def _refuse_constant(name: str) -> Any:
@@ -376,6 +463,8 @@ def _read_csv(
             continue
         item = header.event(row, source, tz)
         yield line, (Problem(file, line, item) if type(item) is str else item)
+    if header is None:  # not even a header: an export that failed, or the wrong file
+        yield 1, Problem(file, 1, "the file is empty: a CSV file starts with its header row")
 
 
 class _QuotedRecords:
@@ -506,6 +595,10 @@ def _event(
             occurred_us = parse_instant(occurred_at, tz)
         except ValueError as exc:
             return f"occurred_at: {exc}"
+    if "score" in attributes and event_type in SURVEY_SCALES:
+        problem = _score_problem(event_type, attributes["score"])
+        if problem:
+            return problem
     # Positional, in the order Event declares its fields: keywords would cost ~0.8 us a row.
     return Event(
         source or default_source,
@@ -522,4 +615,24 @@ def _event(
     )
 
 
-__all__ = ["PROGRESS_EVERY_LINES", "iter_file", "iter_file_numbered"]
+def _score_problem(event_type: str, score: Any) -> str:
+    """What is wrong with a survey's `score`, or "" if it is an answer on the scale."""
+    low, high = SURVEY_SCALES[event_type]
+    number: float | None = None
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        number = float(score)
+    elif isinstance(score, str):
+        try:
+            number = float(score.strip().replace(",", "."))
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        return f"field 'score' must be a number from {low} to {high}, not {score!r}"
+    if not low <= number <= high:
+        return f"field 'score' {score!r} is outside the {event_type} scale of {low} to {high}"
+    return ""
+
+
+__all__ = [
+    "MAX_LINE_BYTES", "PROGRESS_EVERY_LINES", "SURVEY_SCALES", "iter_file", "iter_file_numbered",
+]  # fmt: skip

@@ -18,6 +18,8 @@ from pydantic import (
 
 from qmon.config.spec import Duration, Strict, did_you_mean
 from qmon.connectors.hubspot.attributes import attribute_name, merged, property_refs, wanted
+from qmon.safeio import read_secret_file
+from qmon.urls import outbound_url
 
 OBJECT_TYPES: tuple[str, ...] = (
     "deals", "tickets", "quotes", "calls", "emails", "meetings", "notes", "tasks",
@@ -61,6 +63,11 @@ def _url(value: str, info: ValidationInfo) -> str:
     return value.strip().rstrip("/")
 
 
+def _base_url(value: str) -> str:
+    outbound_url(value, "base_url", "https://api.hubapi.com")
+    return value.strip().rstrip("/")
+
+
 def _event_type(value: str) -> str:
     if not value.strip() or any(c.isspace() for c in value):
         raise ValueError(f"event type {value!r} must be a word like 'quote.sent', without spaces")
@@ -81,7 +88,7 @@ class HubSpotSourceSpec(Strict):
 
     access_token: SecretStr | None = None
     access_token_file: Path | None = None
-    base_url: Annotated[str, AfterValidator(_url)] = "https://api.hubapi.com"
+    base_url: Annotated[str, AfterValidator(_base_url)] = "https://api.hubapi.com"
     portal_id: int | None = None  # for record links; asked from account-info when absent
     app_url: Annotated[str, AfterValidator(_url)] = "https://app.hubspot.com"
     objects: list[ObjectType] = list(OBJECT_TYPES)
@@ -107,7 +114,7 @@ class HubSpotSourceSpec(Strict):
         if self.access_token is not None:
             return self.access_token.get_secret_value()
         assert self.access_token_file is not None
-        return self.access_token_file.read_text(encoding="utf-8").strip()
+        return read_secret_file(self.access_token_file)
 
 
 class StageChange(Strict):

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationInfo, model_validator
 
 from qmon.config.spec import Duration, Share, Strict
+from qmon.safeio import read_secret_file
+from qmon.urls import outbound_url
 
 OBJECTS: tuple[str, ...] = (
     "Opportunity", "OpportunityHistory", "Quote", "QuoteDocument", "Case", "CaseHistory",
@@ -58,13 +60,12 @@ def _page_size(value: int) -> int:
     return value
 
 
-def _https_url(value: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme != "https" or not parts.hostname or parts.path.strip("/"):
-        raise ValueError(
-            f"'{value}' must be an https URL of a host, like https://acme.my.salesforce.com"
-        )
-    return f"https://{parts.netloc}"
+def _https_url(value: str, info: ValidationInfo) -> str:
+    example = "https://acme.my.salesforce.com"
+    parts = outbound_url(value, str(info.field_name), example)
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(f"{info.field_name} '{value}' must be the URL of a host, like {example}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _audience(value: str) -> str:
@@ -162,7 +163,7 @@ class SalesforceAuth(Strict):
         if value is not None:
             return str(value.get_secret_value() if isinstance(value, SecretStr) else value)
         path = getattr(self, f"{name}_file", None)
-        return None if path is None else Path(path).read_text(encoding="utf-8").strip()
+        return None if path is None else read_secret_file(path)
 
 
 class SalesforceSourceSpec(Strict):

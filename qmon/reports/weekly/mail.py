@@ -24,6 +24,7 @@ from qmon.config.spec import EmailSpec
 from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
 from qmon.reports.weekly.render import RenderedReport
+from qmon.safeio import read_secret_file
 
 
 class MailError(QmonError):
@@ -98,8 +99,7 @@ def _password(spec: EmailSpec) -> str:
     if smtp.password_file is None:
         raise MailError("smtp has a username but neither 'password' nor 'password_file'")
     try:
-        with open(smtp.password_file, encoding="utf-8") as handle:
-            return handle.read().strip()
+        return read_secret_file(smtp.password_file)
     except OSError as exc:
         raise MailError(f"cannot read smtp password_file: {exc.strerror}") from None
 
