@@ -72,6 +72,9 @@ def write_config(tmp_path: Path, fake: FakeSalesforce, auth: dict | None = None,
 
 
 ENV = {"SF_SECRET": SECRET}
+#: A mapping without attributes: a page of cases is then one request (no history read).
+NO_ATTRIBUTES = ("mappings:\n  salesforce:\n    attributes: {priority: null, case_type: null, "
+                 "deal_type: null, origin: null, record_type: null}\n")  # fmt: skip
 
 
 def sync(path: Path, **kwargs):
@@ -261,7 +264,7 @@ def test_request_limit_exceeded_ends_the_sync_with_the_cursor_where_it_was(tmp_p
         fake.add_record("Case", {"CreatedDate": at(n), "SystemModstamp": at(n)})
     fake.daily_api_limit = 100
     fake.api_requests_used = 98  # two pages fit, the third does not
-    path = write_config(tmp_path, fake, objects=["Case"])
+    path = write_config(tmp_path, fake, objects=["Case"], extra=NO_ATTRIBUTES)
     result = qmon("--config", path, "sync", env=ENV)
     assert result.exit_code == 3
     assert "REQUEST_LIMIT_EXCEEDED" in result.stderr
@@ -279,7 +282,8 @@ def test_the_sync_stops_at_its_quota_share(tmp_path, fake):
     for n in range(30):
         fake.add_record("Case", {"CreatedDate": at(n), "SystemModstamp": at(n)})
     fake.daily_api_limit = 100
-    path = write_config(tmp_path, fake, objects=["Case"], api_quota_share="3%")
+    path = write_config(tmp_path, fake, objects=["Case"], api_quota_share="3%",
+                        extra=NO_ATTRIBUTES)
     report, store = sync(path)
     source = report.sources[0]
     assert source.quota_stop
@@ -340,7 +344,7 @@ def test_check_says_what_is_not_there_and_whether_the_login_works(tmp_path):
             "✓ API usage: 1 of 15,000 daily API requests used; a sync makes at most 3,000 "
             "(20%, api_quota_share)"
         ) in result.stdout
-        assert "✓ Opportunity readable: 6 fields" in result.stdout
+        assert "✓ Opportunity readable: 7 fields" in result.stdout  # Type for `deal_type`
         assert (
             "✗ Quote readable: Quote is not available to the integration user (not enabled in "
             "the org, or no read access): give the user read access to Quote, or remove "

@@ -329,7 +329,8 @@ def test_the_case_channel_field_is_a_setting() -> None:
     assert "Channel__c" in sobjects(SalesforceMappingSpec(case_channel_field="Channel__c"))[
         "Case"
     ].fields
-    assert "Origin" not in sobjects(SalesforceMappingSpec(case_channel_field=None))["Case"].fields
+    no_origin = SalesforceMappingSpec(case_channel_field=None, attributes={"origin": None})
+    assert "Origin" not in sobjects(no_origin)["Case"].fields
     assert "Origin" in SOBJECTS["Case"].fields
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from qmon.config.spec import did_you_mean
 from qmon.connectors.base import Found
-from qmon.events import CORE_FIELDS, USED_ATTRIBUTES
 
 #: A property reference's object (`deal.pipeline`) -> the object type whose property it is.
 QUALIFIERS: Mapping[str, str] = {"deal": "deals", "ticket": "tickets", "company": "companies"}
@@ -33,23 +32,7 @@ DEFAULT_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
     "pipeline": ("deal.pipeline", "ticket.hs_pipeline"),
 }
 
-#: Names an attribute may not have: the event's own fields and what qmon sets itself.
-RESERVED: frozenset[str] = frozenset(CORE_FIELDS) | USED_ATTRIBUTES | {"occurred_at"}
-
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def attribute_name(value: str) -> str:
-    """An attribute's name as a mapping may give it (pydantic validator)."""
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"attribute name '{value}' must be a lowercase word like 'priority' or "
-            "'promised_date' (letters, digits and _)"
-        )
-    if value in RESERVED:
-        raise ValueError(f"attribute name '{value}' is an event field qmon sets itself; "
-                         "choose another name")  # fmt: skip
-    return value
 
 
 def property_ref(value: str) -> str:

@@ -17,7 +17,8 @@ from pydantic import (
 )
 
 from qmon.config.spec import Duration, Strict, did_you_mean
-from qmon.connectors.hubspot.attributes import attribute_name, merged, property_refs, wanted
+from qmon.connectors.attributes import attribute_name
+from qmon.connectors.hubspot.attributes import merged, property_refs, wanted
 from qmon.safeio import read_secret_file
 from qmon.urls import outbound_url
 

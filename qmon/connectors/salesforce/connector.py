@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from qmon.connectors.salesforce.api import (
     next_records_url,
     soql_string,
 )
+from qmon.connectors.salesforce.attributes import HISTORY, OPTIONAL, RECORD_TYPE, select_field
 from qmon.connectors.salesforce.mapping import (
     SalesforceMapper,
     SObject,
@@ -144,6 +146,7 @@ class SObjectStream:
                 )
                 for parent in parents
             ]
+        history, record_types = self._attribute_rows(rows)
         looked_up: dict[str, Any] = {}
         if o.lookup is not None:
             field, target, wanted = o.lookup
@@ -157,8 +160,33 @@ class SObjectStream:
                 changes.append(RecordChange(key, deleted=True))
                 continue
             extra = looked_up.get(row.get(o.lookup[0])) if o.lookup else None
-            changes.append(RecordChange(key, self._mapper.row_events(o.name, row, extra)))
+            events = self._mapper.row_events(
+                o.name, row, extra, history.get(row["Id"], []), record_types
+            )
+            changes.append(RecordChange(key, events))
         return changes
+
+    def _attribute_rows(
+        self, rows: list[dict[str, Any]]
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+        """For cases and opportunities: the field-history rows of their attribute fields, by
+        record id, and the names of their record types."""
+        fields = self._mapper.attribute_fields(self.name)
+        live = [r["Id"] for r in rows if not r.get("IsDeleted")]
+        if not fields or not live:
+            return {}, {}
+        history_object, parent, _ = HISTORY[self.name]
+        tracked = ", ".join(soql_string(f) for f in fields)
+        history = self._live_rows(
+            parent, live, f"Field IN ({tracked})", history_object,
+            ("Field", "DataType", "OldValue", "NewValue", "CreatedDate"),
+        )  # fmt: skip
+        record_types: dict[str, str] = {}
+        if RECORD_TYPE in fields and select_field(RECORD_TYPE) in self._o.fields:
+            ids = list(dict.fromkeys(r["RecordTypeId"] for r in rows if r.get("RecordTypeId")))
+            for rid, found in self._live_rows("Id", ids, "", "RecordType", ("Name",)).items():
+                record_types[rid] = found[0].get("Name")
+        return history, record_types
 
     def _live_rows(
         self,
@@ -200,10 +228,24 @@ class SalesforceConnector:
         belong to, history and responses after their cases."""
         wanted = set(self._spec.objects)
         return [
-            SObjectStream(self._sobjects[name], self._api, self._mapper, self._spec.bulk_threshold)
+            SObjectStream(self._sobject(name), self._api, self._mapper, self._spec.bulk_threshold)
             for name in OBJECTS
             if name in wanted
         ]
+
+    def _sobject(self, name: str) -> SObject:
+        """How `name` is read; default attribute fields an org may lack (an Opportunity
+        without record types has no RecordTypeId) are dropped when its describe lacks them."""
+        o = self._sobjects[name]
+        optional = [select_field(f) for s, f in OPTIONAL if s == name]
+        if not any(f in o.fields for f in optional):
+            return o
+        readable = {f["name"] for f in self._api.describe(name).get("fields", [])}
+        absent = {f for f in optional if f not in readable}
+        if absent:
+            o = replace(o, fields=tuple(f for f in o.fields if f not in absent))
+            self._sobjects[name] = o
+        return o
 
     def usage(self) -> ApiUsage:
         api = self._api
@@ -262,7 +304,10 @@ class SalesforceConnector:
                 f"remove '{o.name}' from {objects}"
             ))  # fmt: skip
         readable = {f["name"] for f in described.get("fields", [])}
-        fields = dict.fromkeys(("Id", "IsDeleted", o.stamp, *o.fields))
+        optional = {select_field(f) for s, f in OPTIONAL if s == o.name}
+        fields = dict.fromkeys(
+            f for f in ("Id", "IsDeleted", o.stamp, *o.fields) if f in readable or f not in optional
+        )
         missing = [f for f in fields if f not in readable]
         if not missing:
             return Finding(True, what, f"{len(fields)} fields")

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from qmon.connectors.base import Found, record_events
+from qmon.connectors.salesforce.attributes import HISTORY, attribute_history, select_field
 from qmon.connectors.salesforce.spec import SalesforceMappingSpec
 from qmon.events import Event
 from qmon.timeutil import to_us
@@ -69,12 +70,18 @@ class SObject:
 
 
 def sobjects(mapping: SalesforceMappingSpec) -> dict[str, SObject]:
-    """How each object is read, for a mapping (the case channel field is the mapping's)."""
+    """How each object is read, for a mapping (the case channel field and the attribute
+    fields are the mapping's)."""
     channel = (mapping.case_channel_field,) if mapping.case_channel_field else ()
+    attributes = {
+        sobject: tuple(select_field(f) for f in fields)
+        for sobject, fields in mapping.attribute_fields().items()
+    }
     return {
         o.name: o
         for o in (
-            SObject("Opportunity", ("CreatedDate", "OwnerId", "AccountId")),
+            SObject("Opportunity", ("CreatedDate", "OwnerId", "AccountId",
+                                    *attributes.get("Opportunity", ()))),
             SObject(
                 "OpportunityHistory", ("OpportunityId", "StageName", "CreatedDate"),
                 parent="OpportunityId",
@@ -84,7 +91,7 @@ def sobjects(mapping: SalesforceMappingSpec) -> dict[str, SObject]:
             SObject("QuoteDocument", ("QuoteId", "CreatedDate"),
                     lookup=("QuoteId", "Quote", "OpportunityId")),
             SObject("Case", ("CreatedDate", "ClosedDate", "IsClosed", "OwnerId", "AccountId",
-                             *channel)),
+                             *channel, *attributes.get("Case", ()))),
             SObject("CaseHistory", ("CaseId", "Field", "OldValue", "NewValue", "CreatedDate"),
                     stamp="CreatedDate", where="Field = 'Status'"),
             SObject("CaseComment", ("ParentId", "IsPublished", "CreatedDate"),
@@ -131,14 +138,25 @@ class SalesforceMapper:
         self.source = source
         self.mapping = mapping
         self.instance_url = instance_url.rstrip("/")
+        self._attributes = mapping.attribute_fields()
+
+    def attribute_fields(self, sobject: str) -> dict[str, tuple[str, ...]]:
+        """The fields of `sobject` read as attributes (with history), and their attributes."""
+        return self._attributes.get(sobject, {})
 
     def link(self, sobject: str, record_id: str) -> str:
         return f"{self.instance_url}/lightning/r/{sobject}/{record_id}/view"
 
     def row_events(
-        self, sobject: str, row: Mapping[str, Any], looked_up: Any = None
+        self,
+        sobject: str,
+        row: Mapping[str, Any],
+        looked_up: Any = None,
+        history: Iterable[Mapping[str, Any]] = (),
+        record_types: Mapping[str, str] | None = None,
     ) -> list[Event]:
-        """Events of a row that maps on its own."""
+        """Events of a row that maps on its own; for cases and opportunities, `history` is
+        their field-history rows and `record_types` names record type ids."""
         rid = row["Id"]
         created = parse_time(row.get("CreatedDate"))
         owner, account = row.get("OwnerId"), row.get("AccountId")
@@ -181,6 +199,16 @@ class SalesforceMapper:
                 found = [("held", kind, parse_time(row.get("EndDateTime")), {})]
         else:
             raise ValueError(f"{sobject} rows are mapped with their siblings")
+        wanted = self._attributes.get(sobject)
+        if wanted:
+            initial, changes = attribute_history(
+                sobject, wanted, row, history, record_types or {}, parse_time
+            )
+            found = [(found[0][0], found[0][1], found[0][2], {**found[0][3], **initial}),
+                     *found[1:], *changes]  # fmt: skip
+            if initial and not self.mapping.rename.get(found[0][1], found[0][1]):
+                kind = f"{HISTORY[sobject][2]}.changed"
+                found.append((f"changed@{(created or 0) // 1000}", kind, created, initial))
         # History rows and quote documents have no record page: link to what they are about.
         link_object, link_id = {
             "CaseHistory": ("Case", row.get("CaseId")),

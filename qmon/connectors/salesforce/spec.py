@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    model_validator,
+)
 
 from qmon.config.spec import Duration, Share, Strict
+from qmon.connectors.attributes import attribute_name
+from qmon.connectors.salesforce.attributes import field_refs, merged, wanted
 from qmon.safeio import read_secret_file
 from qmon.urls import outbound_url
 
@@ -105,6 +114,8 @@ HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 EventType = Annotated[str, AfterValidator(_event_type)]
 FieldName = Annotated[str, AfterValidator(_field_name)]
 Name = Annotated[str, AfterValidator(_name)]
+AttributeName = Annotated[str, AfterValidator(attribute_name)]
+FieldRefs = Annotated[tuple[str, ...] | None, BeforeValidator(field_refs)]
 
 
 class SalesforceAuth(Strict):
@@ -207,7 +218,7 @@ class StatusChange(Strict):
 #: Every event type the default mapping can produce (what `rename` may rename).
 DEFAULT_TYPES: tuple[str, ...] = (
     "deal.created", "deal.stage_changed", "quote.created", "quote.sent", "case.opened",
-    "case.closed", "case.first_response", "case.responded",
+    "case.closed", "case.first_response", "case.responded", "deal.changed", "case.changed",
 )  # fmt: skip
 
 
@@ -243,6 +254,9 @@ class SalesforceMappingSpec(Strict):
         "Email": "email.sent",
         "*": "meeting.held",
     }
+    # attribute -> Case.<Field> or Opportunity.<Field> (or a list), *added* to the defaults
+    # (priority, case_type, origin, deal_type, record_type); null drops one
+    attributes: dict[AttributeName, FieldRefs] = {}
     rename: dict[str, EventType | None] = {}  # event type -> your type (null: drop it)
 
     @model_validator(mode="after")
@@ -259,6 +273,10 @@ class SalesforceMappingSpec(Strict):
             )
         return self
 
+    def attribute_fields(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """Per object (Case, Opportunity), the fields read with history and their attributes."""
+        return wanted(self.attributes)
+
     def produced_types(self) -> set[str]:
         """Every event type the mapping can produce, before `rename`."""
         types = set(DEFAULT_TYPES) | set(self.stage_events.values())
@@ -268,3 +286,9 @@ class SalesforceMappingSpec(Strict):
         types |= {t for t in self.task_types.values() if t}
         types |= {t for t in self.event_types.values() if t}
         return types
+
+
+def provided_attributes(mapping: SalesforceMappingSpec) -> set[str]:
+    """The attribute names a Salesforce source with this mapping provides (defaults +
+    mapping), for `qmon promises validate`'s warning about a `when` nobody maps."""
+    return set(merged(mapping.attributes))
