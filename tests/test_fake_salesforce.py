@@ -599,3 +599,66 @@ def test_custom_objects_can_be_defined_and_queried(fake, sf):
     rows = sf.query_all("SELECT Id, Due__c FROM Promise__c WHERE Kind__c = "
                         "'quote within 2 days' ORDER BY SystemModstamp, Id")["records"]
     assert [(r["Id"], r["Due__c"]) for r in rows] == [(promise, "2026-01-02T17:00:00.000+0000")]
+
+
+# --- documented fields ------------------------------------------------------------------------
+
+#: The fields Salesforce's docs show in each answer the connector reads, written by hand from
+#: the REST API Developer Guide (Query, Query More Results, Limits, Status Codes and Error
+#: Responses, OAuth token response) and the Bulk API 2.0 guide (Create, Get Information About
+#: and Get Results for a Query Job). Salesforce marks no field "required"; these are the ones
+#: every documented example carries.
+DOCUMENTED = {
+    "token": {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"},
+    "query page": {"totalSize", "done", "records"},
+    "query page, not done": {"totalSize", "done", "records", "nextRecordsUrl"},
+    "record": {"attributes"},
+    "record attributes": {"type", "url"},
+    "limits": {"DailyApiRequests"},
+    "limit": {"Max", "Remaining"},
+    "error": {"message", "errorCode"},
+    "bulk job created": {"id", "operation", "object", "createdById", "createdDate",
+                         "systemModstamp", "state", "concurrencyMode", "contentType",
+                         "apiVersion", "lineEnding", "columnDelimiter"},
+    "bulk job info": {"id", "operation", "object", "createdById", "createdDate",
+                      "systemModstamp", "state", "concurrencyMode", "contentType", "apiVersion",
+                      "jobType", "lineEnding", "columnDelimiter", "numberRecordsProcessed",
+                      "retries", "totalProcessingTime", "isPkChunkingSupported"},
+    "bulk results headers": {"Sforce-Locator", "Sforce-NumberOfRecords"},
+}
+
+
+def test_the_fakes_answers_carry_the_documented_fields():
+    with FakeSalesforce(batch_size=5) as fake:
+        for _ in range(7):
+            fake.add_record("Case", {"Status": "New"})
+        session = fake.make_session()
+        base = f"{fake.instance_url}/services/data/v59.0"
+        token = session.post(f"{fake.instance_url}/services/oauth2/token", data={
+            "grant_type": "client_credentials", "client_id": "k", "client_secret": "s"}).json()
+        headers = {"Authorization": f"Bearer {token['access_token']}"}
+
+        def get(path: str, **params: Any) -> requests.Response:
+            return session.get(base + path, headers=headers, params=params)
+
+        first = get("/queryAll", q="SELECT Id, Status FROM Case").json()
+        last = session.get(fake.instance_url + first["nextRecordsUrl"], headers=headers).json()
+        limits = get("/limits").json()
+        error = get("/query", q="SELECT Nope FROM Case").json()
+        created = session.post(base + "/jobs/query", headers=headers, json={
+            "operation": "queryAll", "query": "SELECT Id FROM Case"}).json()
+        info = get(f"/jobs/query/{created['id']}").json()
+        while info["state"] != "JobComplete":
+            info = get(f"/jobs/query/{created['id']}").json()
+        results = get(f"/jobs/query/{created['id']}/results", maxRecords=3)
+
+    answers = {
+        "token": token, "query page, not done": first, "query page": last,
+        "record": first["records"][0], "record attributes": first["records"][0]["attributes"],
+        "limits": limits, "limit": limits["DailyApiRequests"], "error": error[0],
+        "bulk job created": created, "bulk job info": info,
+        "bulk results headers": dict(results.headers),
+    }  # fmt: skip
+    lacking = {what: sorted(DOCUMENTED[what] - set(answer)) for what, answer in answers.items()}
+    assert lacking == {what: [] for what in answers}
+    assert first["done"] is False and last["done"] is True
