@@ -84,6 +84,7 @@ def test_import_then_audit(project: Path):
         "met": 1,
         "breached": 1,
         "open": 1,
+        "not_evaluated": 0,
         "compliance": 0.5,
     }
     # C-1: Fri 15-17 (2 h) + Mon 9-10:30 = 3.5 h met; C-2: 4.5 h breached
@@ -283,7 +284,7 @@ def test_demo_runs_end_to_end(tmp_path: Path):
     again = qmon("--config", cfg, "audit", "--format", "json")
     doc = json.loads(again.stdout)
     phases = {p["phase"] for p in doc["phases"]}
-    assert phases == {"pre-sales", "sales", "after-sales"}
+    assert phases == {"pre-sales", "sales", "after-sales", "loyalty"}
     assert all(p["compliance"] is not None for p in doc["promises"])
     assert qmon("demo", "--dir", tmp_path / "demo").exit_code == 0  # re-runnable
     (tmp_path / "mine").mkdir()

@@ -105,10 +105,12 @@ def test_bad_arguments_are_refused(kwargs, message):
 
 
 def test_records_look_like_a_crm_export(events):
-    prefixes = {"deal": "D-", "case": "C-", "order": "O-"}
+    prefixes = {"deal": "D-", "case": "C-", "order": "O-", "company": "K-"}
+    plural = {"company": "companies"}
     for e in events:
         assert e.subject_id.startswith(prefixes[e.subject_type])
-        assert e.link == f"https://crm.example.nl/{e.subject_type}s/{e.subject_id}"
+        kind = plural.get(e.subject_type, f"{e.subject_type}s")
+        assert e.link == f"https://crm.example.nl/{kind}/{e.subject_id}"
         assert e.account and e.owner
         assert e.channel in {None, "email", "phone", "web", "chat"}
     assert {type(e.attributes.get("amount")) for e in events if e.type == "quote.sent"} == {int}
@@ -124,7 +126,7 @@ def test_records_look_like_a_crm_export(events):
 def test_the_config_is_valid_and_uses_only_generated_types(config, events):
     spec = QmonSpec.model_validate(config)
     assert config["version"] == 1
-    assert spec.phases == ["pre-sales", "sales", "after-sales"]
+    assert spec.phases == ["pre-sales", "sales", "after-sales", "loyalty"]
     assert {p.phase for p in spec.promises} == set(spec.phases)
     assert {p.calendar for p in spec.promises} <= {None, *spec.calendars}
     assert sum(p.objective is not None for p in spec.promises) > len(spec.promises) / 2

@@ -93,7 +93,7 @@ def test_layout_fits_a_mail_pane_and_every_chart_loads(report: Path, tmp_path: P
                         .replace("&quot;", '"').replace("&amp;", "&"))  # fmt: skip
     assert layout["scrollWidth"] <= WIDTH, layout
     assert layout["overflowing"] == []
-    assert len(layout["images"]) == 2 + 7 + 1  # journey, phases, 7 promises, customer voice
+    assert len(layout["images"]) == 2 + 9 + 1  # journey, phases, 9 promises, customer voice
     for image in layout["images"]:
         assert image["complete"] and image["width"] > 0, image
         assert 0 < image["shown"] <= layout["pageWidth"]

@@ -68,11 +68,7 @@ def fingerprint(config: QmonConfig) -> str:
         name: [str(c.tz), sorted(c.hours.items()), list(c.holidays), sorted(map(str, c.closed))]
         for name, c in config.calendars.items()
     }
-    promises = [
-        [p.id, p.phase, sorted((t, int(r)) for t, r in p.roles.items()), p.within_us,
-         p.calendar_name, p.objective, p.warn_at]
-        for p in config.promises
-    ]  # fmt: skip
+    promises = [[*p.fingerprint(), p.objective] for p in config.promises]
     raw = json.dumps([promises, calendars], sort_keys=True, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
@@ -113,11 +109,14 @@ def evaluate(
     1.5M instances of one promise); with `upcoming`, every subject's next event (a
     whole-table read, like the evaluation itself).
     """
-    types = sorted({t for p in config.promises for t in p.roles})
+    # A promise that reads attributes changes with an event of any type coming due.
+    types: list[str] | None = sorted({t for p in config.promises for t in p.roles})
+    if any(p.attributes for p in config.promises):
+        types = None
     if not scope.full:
         instances: list[Instance] = []
         for promise in config.promises:
-            rows = store.role_events(promise.roles, as_of_us, subjects=scope.subjects)
+            rows = store.promise_events(promise, as_of_us, subjects=scope.subjects)
             instances.extend(evaluate_rows(promise, rows, as_of_us))
         if upcoming:
             scope.upcoming = store.next_events(types, as_of_us, scope.subjects)
@@ -125,7 +124,7 @@ def evaluate(
     keep_from = min(keep_from_us, as_of_us - DECIDED_FOR_US)
     kept: list[Instance] = []
     for promise in config.promises:
-        for i in evaluate_rows(promise, store.role_events(promise.roles, as_of_us), as_of_us):
+        for i in evaluate_rows(promise, store.promise_events(promise, as_of_us), as_of_us):
             if i.status == "open" or decided_at(i) >= keep_from:
                 kept.append(i)
     if upcoming:
@@ -201,11 +200,14 @@ def decisions(conn: Connection, as_of_us: int) -> list[Decision]:
 
 def wake_at(promise: Promise, instance: Instance, as_of_us: int) -> int | None:
     """When an open instance next changes by time alone: it reaches the warn threshold
-    (`at_risk` is elapsed >= warn_at x within), or it breaks (elapsed > within). None when
-    it is stopped, already broken, or paused (only an event changes it then)."""
-    if instance.stopped_us is not None or instance.paused or instance.status == "breached":
+    (`at_risk` is elapsed >= warn_at x its allowance), or it breaks (elapsed > allowance).
+    None when it is stopped, already broken, paused or not evaluated (only an event changes
+    it then)."""
+    allowed = instance.allowed_us
+    if instance.stopped_us is not None or instance.paused or instance.status != "open":
         return None
-    thresholds = [promise.within_us + 1]
+    assert allowed is not None
+    thresholds = [allowed + 1]
     if promise.warn_at is not None and not instance.at_risk:
-        thresholds.append(math.ceil(promise.warn_at * promise.within_us))
+        thresholds.append(math.ceil(promise.warn_at * allowed))
     return promise.clock.advance(as_of_us, max(0, min(thresholds) - instance.elapsed_us))

@@ -34,13 +34,6 @@ class Format(StrEnum):
     csv = "csv"
 
 
-class By(StrEnum):
-    week = "week"
-    owner = "owner"
-    channel = "channel"
-    account = "account"
-
-
 @handle_errors
 def audit(
     ctx: typer.Context,
@@ -64,8 +57,12 @@ def audit(
     phase: list[str] = typer.Option(
         [], "--phase", help="Only promises of this phase (repeatable)."
     ),
-    by: By | None = typer.Option(
-        None, "--by", help="Break down by ISO week, owner, channel or account."
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="Break down by ISO week, owner, channel, account, target (per entry of a "
+        "promise's targets), or any stored attribute (priority, pipeline...: its value at "
+        "each instance's decision instant).",
     ),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json or csv."),
     instances: bool = typer.Option(False, "--instances", help="Also list every instance."),
@@ -123,7 +120,7 @@ def _query(
     date_to: str | None,
     promise: list[str],
     phase: list[str],
-    by: By | None,
+    by: str | None,
     instances: bool,
 ) -> AuditQuery:
     check_names("--promise", promise, [p.id for p in config.promises], "promise")
@@ -139,9 +136,19 @@ def _query(
         to_us=hi,
         promise_ids=tuple(promise),
         phases=tuple(phase),
-        by=by.value if by else None,  # type: ignore[arg-type]
+        by=_breakdown(by),
         keep_instances=instances,
     )
+
+
+def _breakdown(by: str | None) -> str | None:
+    if by is None:
+        return None
+    name = by.strip()
+    if not name or any(not (c.isalnum() or c in "_.-") for c in name):
+        raise bad_argument("--by", f"{by!r} is not week, owner, channel, account, target or "
+                           "an attribute name (letters, digits, '_', '.', '-')")  # fmt: skip
+    return name
 
 
 @handle_errors

@@ -7,7 +7,6 @@ from rich.table import Table
 
 from qmon.cli.common import config_of, console, handle_errors, state
 from qmon.promises.promise import Role
-from qmon.reports.audit_format import format_duration
 
 app = typer.Typer(
     help="Check and show the promise registry (does not touch the store).", no_args_is_help=True
@@ -37,7 +36,7 @@ def list_promises(ctx: typer.Context) -> None:
         "starts on",
         "stops on",
         "pauses",
-        "within",
+        "allowance",
         "calendar",
         "objective",
         "warn at",
@@ -54,7 +53,7 @@ def list_promises(ctx: typer.Context) -> None:
             "\n".join(p.types(Role.START)),
             "\n".join(p.types(Role.STOP)),
             pauses,
-            format_duration(p.within_us),
+            p.describe_allowance(),
             p.calendar_name or "round the clock",
             "" if p.objective is None else f"{p.objective * 100:g} %",
             "" if p.warn_at is None else f"{p.warn_at * 100:g} %",

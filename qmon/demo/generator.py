@@ -33,7 +33,7 @@ from qmon.timeutil import iso_z, local_date, to_us
 TZ = ZoneInfo("Europe/Amsterdam")
 SOURCE = "demo"
 CRM_URL = "https://crm.example.nl"
-ATTRIBUTE_COLUMNS: tuple[str, ...] = ("amount", "priority", "score")
+ATTRIBUTE_COLUMNS: tuple[str, ...] = ("amount", "priority", "promised_date", "score", "tier")
 CSV_COLUMNS: tuple[str, ...] = CORE_FIELDS + ATTRIBUTE_COLUMNS
 CONFIG_NAME = "qmon.yaml"
 EVENTS_NAME = "events.csv"
@@ -105,6 +105,8 @@ _DAY_FACTOR = {5: 0.12, 6: 0.07}  # Saturday, Sunday
 _HOLIDAY_FACTOR = 0.1
 _MONTH_FACTOR = {7: 0.85, 8: 0.75, 12: 0.85}
 
+#: The largest accounts, promised contact at least every 30 days.
+KEY_ACCOUNTS = 8
 _H = 3_600_000_000  # an hour in microseconds
 _M = 60_000_000
 _S = 1_000_000
@@ -145,7 +147,8 @@ def generate_events(*, end: datetime, months: int = 6, seed: int = 7) -> Iterato
     end_us = to_us(end)
     start_us = to_us(window_start(end, months))
     # Survey answers draw from their own generator, so adding them left every story as it was.
-    company = _Company(random.Random(seed), start_us, end_us, random.Random(seed + 1_000_003))
+    company = _Company(random.Random(seed), start_us, end_us, random.Random(seed + 1_000_003),
+                       random.Random(seed + 2_000_003))  # fmt: skip
     company.run()
     return iter(company.events())
 
@@ -234,17 +237,21 @@ class _Subject:
 
     @property
     def link(self) -> str:
-        return f"{CRM_URL}/{self.kind}s/{self.id}"
+        plural = "companies" if self.kind == "company" else f"{self.kind}s"
+        return f"{CRM_URL}/{plural}/{self.id}"
 
 
 class _Company:
     """Simulates the company day by day: arrivals, then each journey object's whole story."""
 
     def __init__(
-        self, rng: random.Random, start_us: int, end_us: int, voice: random.Random
-    ) -> None:
+        self, rng: random.Random, start_us: int, end_us: int, voice: random.Random,
+        terms: random.Random,
+    ) -> None:  # fmt: skip
         self.rng = rng
         self.voice = voice
+        # Promised delivery dates and key accounts draw from their own generator too.
+        self.terms = terms
         self.start_us = start_us
         self.end_us = end_us
         first, last = local_date(start_us, TZ), local_date(end_us, TZ) + timedelta(days=30)
@@ -276,6 +283,28 @@ class _Company:
                 if self.start_us <= t <= self.end_us:
                     stories[kind](t)
             day += timedelta(days=1)
+        self.key_accounts()
+
+    def key_accounts(self) -> None:
+        """The largest accounts are key accounts, promised contact at least every 30 days:
+        calls and meetings every few weeks, now and then too late; one is lost."""
+        terms = self.terms
+        for n, account in enumerate(ACCOUNTS[:KEY_ACCOUNTS]):
+            company = _Subject("company", f"K-{n + 1:03d}", account, _account_owner(account))
+            t = self.start_us + terms.randint(0, 20) * 24 * _H
+            self.emit(self._staff(t, 2, company.owner), "account.became_key", company,
+                      tier="key")  # fmt: skip
+            lost_at = self.end_us - 30 * 24 * _H if n == KEY_ACCOUNTS - 1 else None
+            while True:
+                t = self.work.advance(t, int(terms.gauss(17, 5) * 7.5) * _H)
+                if lost_at is not None and t > lost_at:
+                    self.emit(self._staff(lost_at, 2, company.owner), "account.lost", company,
+                              tier="lost")  # fmt: skip
+                    lost_at = None
+                if t > self.end_us:
+                    break
+                kind = "meeting.held" if terms.random() < 0.3 else "call.logged"
+                self.emit(self._staff(t, 1, company.owner), kind, company, "phone")
 
     def deal(self, t: int) -> None:
         """A lead: maybe a callback and a demo, usually a quote (or two), sometimes an order."""
@@ -352,7 +381,11 @@ class _Company:
         if rng.random() < 0.01:
             return
         t = self._staff(t, 0.9, owner, sigma=1.0)
-        self.emit(t, "order.confirmed", order, "email")
+        # The date promised on the order confirmation: about four working days out (now and
+        # then the CRM field was left empty).
+        promised = local_date(self.work.advance(t, 30 * _H), TZ).isoformat()
+        promised_date = promised if self.terms.random() > 0.03 else None
+        self.emit(t, "order.confirmed", order, "email", promised_date=promised_date)
         t = self.work.advance(t, rng.randint(8, 40) * _H)
         self.emit(t, "order.delivered", order)
         called = None
@@ -455,7 +488,7 @@ class _Company:
                 owner=subject.owner,
                 channel=channel,
                 link=subject.link,
-                attributes=attributes,
+                attributes={k: v for k, v in attributes.items() if v is not None},
             )
             for n, (t, _, kind, subject, channel, attributes) in enumerate(self.rows, start=1)
         ]

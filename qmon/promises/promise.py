@@ -104,11 +104,14 @@ class Promise:
         return self.within_us is not None and self.when is None and not self.repeat
 
     def describe_allowance(self) -> str:
-        """`24h`, `2 business days`, `by its promised_date`, or the targets in a row."""
+        """`within 24h 00m`, `within 2 business days`, `by its promised_date`, or the
+        targets in a row (`within 1h 00m / 4h 00m / 8h 00m`)."""
         if self.targets:
-            return " / ".join(t.within.describe() for t in self.targets)
+            return "within " + " / ".join(t.within.describe() for t in self.targets)
         assert self.allowance is not None
-        return self.allowance.describe()
+        if isinstance(self.allowance, DeadlineAttribute):
+            return self.allowance.describe()
+        return "within " + self.allowance.describe()
 
     def fingerprint(self) -> list[object]:
         """Everything that decides its instances, for "have the promises changed?"."""

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from qmon.config import QmonConfig
 from qmon.promises.compliance import Tally
+from qmon.promises.conditions import normalise
 from qmon.promises.engine import Instance, evaluate
 from qmon.promises.promise import Promise
 from qmon.store import Store
 from qmon.timeutil import from_us
 
-Breakdown = Literal["week", "owner", "channel", "account"]
-BREAKDOWNS: tuple[str, ...] = ("week", "owner", "channel", "account")
+#: The breakdowns by name; any other `by` is an attribute, read at each instance's decision
+#: instant (README "Promise semantics").
+BREAKDOWNS: tuple[str, ...] = ("week", "owner", "channel", "account", "target")
+Breakdown = str
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class AuditResult:
     phases: list[tuple[str, Tally]]
     by: Breakdown | None = None
     #: (promise id or None for all audited promises, key) -> tally, in first-seen order.
-    breakdown: dict[tuple[str | None, str | None], Tally] = field(default_factory=dict)
+    breakdown: dict[tuple[str | None, str | int | None], Tally] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
 
     def tally(self, promise_id: str) -> Tally | None:
@@ -62,12 +64,22 @@ def select_promises(config: QmonConfig, query: AuditQuery) -> list[Promise]:
     ]
 
 
-def breakdown_key(inst: Instance, by: Breakdown, tz: ZoneInfo) -> str | None:
-    """The breakdown value of an instance; weeks are ISO weeks of its start in `tz`."""
+def breakdown_key(inst: Instance, by: Breakdown, tz: ZoneInfo) -> str | int | None:
+    """The breakdown value of an instance: weeks are ISO weeks of its start in `tz`; a
+    target its index in the promise's `targets`; an attribute its value at the decision
+    instant, trimmed and case-folded (so "Urgent" and " urgent" are one row)."""
     if by == "week":
         year, week, _ = from_us(inst.started_us).astimezone(tz).isocalendar()
         return f"{year}-W{week:02d}"
-    return getattr(inst, by)
+    if by in BREAKDOWNS:
+        return getattr(inst, by)
+    value = (inst.values or {}).get(by)
+    return None if value is None else normalise(value)  # as `when` compares them
+
+
+def extra_attributes(by: Breakdown | None) -> tuple[str, ...]:
+    """The attributes a breakdown reads besides those the promises read."""
+    return (by,) if by is not None and by not in BREAKDOWNS else ()
 
 
 def run_audit(config: QmonConfig, store: Store, query: AuditQuery) -> AuditResult:
@@ -77,9 +89,11 @@ def run_audit(config: QmonConfig, store: Store, query: AuditQuery) -> AuditResul
     # Owner, channel and account are read only when something shows them.
     context = query.keep_instances or query.by in ("owner", "channel", "account")
     for promise in promises:
-        rows = store.promise_events(promise, query.as_of_us, context=context)
+        extra = extra_attributes(query.by)
+        rows = store.promise_events(promise, query.as_of_us, context=context, extra=extra)
+        instances = evaluate(promise, rows, query.as_of_us, extra=extra)
         tally = Tally()
-        _count(result, promise, evaluate(promise, rows, query.as_of_us), tally, query, config)
+        _count(result, promise, instances, tally, query, config)
         result.promises.append((promise, tally))
     result.phases = phase_tallies(result.promises)
     return result
@@ -108,7 +122,8 @@ def _count(
         tally.add(inst)
         if by is not None:
             key = breakdown_key(inst, by, config.timezone)
-            result.breakdown.setdefault((None, key), Tally()).add(inst)
+            if by != "target":  # target numbers mean something only within their promise
+                result.breakdown.setdefault((None, key), Tally()).add(inst)
             result.breakdown.setdefault((promise.id, key), Tally()).add(inst)
         if query.keep_instances:
             result.instances.append(inst)

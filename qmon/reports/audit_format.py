@@ -160,8 +160,11 @@ def print_tables(
     Config and CRM values go through `terminal_text` (no control characters, no markup)."""
     safe = terminal_text
     phases = dict(result.phases)
+    # Instances without an allowance (a promised date missing) have a column when there are.
+    unknown = any(t.not_evaluated for _, t in result.promises)
+    more = ("not evaluated",) if unknown else ()
     t = Table(title="Compliance per phase", title_justify="left")
-    for col in ("phase", "met", "breached", "open", "at risk", "compliance"):
+    for col in ("phase", "met", "breached", "open", "at risk", *more, "compliance"):
         t.add_column(col, justify="left" if col == "phase" else "right")
     for name in phase_order:
         if name in phases:
@@ -172,6 +175,7 @@ def print_tables(
                 str(tally.breached),
                 str(tally.open),
                 str(tally.at_risk),
+                *((str(tally.not_evaluated),) if unknown else ()),
                 percent(tally.compliance),
             )
     console.print(t)
@@ -184,6 +188,7 @@ def print_tables(
         "breached",
         "open",
         "at risk",
+        *more,
         "compliance",
         "objective",
     ):
@@ -196,21 +201,31 @@ def print_tables(
             str(tally.breached),
             str(tally.open),
             str(tally.at_risk),
+            *((str(tally.not_evaluated),) if unknown else ()),
             percent(tally.compliance),
             _verdict(tally, p.objective),
         )
     console.print(t)
 
     if result.by is not None:
-        t = Table(title=f"Per {safe(result.by)} (all audited promises)", title_justify="left")
+        per_target = result.by == "target"  # target numbers mean something per promise only
+        scope = "per promise" if per_target else "all audited promises"
+        t = Table(title=f"Per {safe(result.by)} ({scope})", title_justify="left")
         for col in (result.by, "met", "breached", "open", "compliance"):
             t.add_column(col, justify="left" if col == result.by else "right")
-        for (_, key), tally in sorted(
-            ((k, v) for k, v in result.breakdown.items() if k[0] is None),
-            key=lambda kv: (kv[0][1] is None, kv[0][1] or ""),
-        ):
+        titles = {p.id: p for p, _ in result.promises}
+        rows = [(k, v) for k, v in result.breakdown.items() if (k[0] is not None) == per_target]
+        if not per_target:
+            rows.sort(key=lambda kv: (kv[0][1] is None, str(kv[0][1] or "")))
+        for (pid, key), tally in rows:
+            if per_target:
+                targets = titles[pid].targets  # type: ignore[index]
+                label = f"{pid}: " + ("—" if key is None
+                                      else f"{int(key) + 1}. {targets[int(key)].within.describe()}")
+            else:
+                label = str(key) if key is not None else "(none)"
             t.add_row(
-                safe(key) if key else "(none)",
+                safe(label),
                 str(tally.met),
                 str(tally.breached),
                 str(tally.open),
@@ -236,7 +251,10 @@ def print_tables(
 
 
 def format_duration(us: int) -> str:
-    """A duration for people: `2d 3h 04m`, `1h 30m`, `45s`."""
+    """A duration for people: `2d 3h 04m`, `1h 30m`, `45s`; `-1d 2h 00m` before zero (an
+    allowance to a promised date that lay before the start)."""
+    if us < 0:
+        return "-" + format_duration(-us)
     seconds = us // 1_000_000
     days, rem = divmod(seconds, 86_400)
     hours, rem = divmod(rem, 3600)

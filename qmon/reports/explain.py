@@ -8,14 +8,13 @@ deadline fell.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
-from qmon.promises.engine import Instance, evaluate_subject
+from qmon.promises.engine import Instance, evaluate
 from qmon.promises.promise import Promise
 from qmon.reports.audit_format import format_duration
 from qmon.store import Store
@@ -44,13 +43,49 @@ def explain_subject(
     promise: Promise, store: Store, subject_id: str, as_of_us: int
 ) -> list[Explanation]:
     """Every instance of `promise` for subjects with this id (any subject type), in detail."""
-    rows = store.role_events(promise.types(), as_of_us, subject_id=subject_id)
-    out: list[Explanation] = []
-    for (subject_type, sid), group in groupby(rows, key=lambda r: (r[0], r[1])):
-        events = [(r[2], r[3], r[4], r[5], r[6]) for r in group]
-        for inst in evaluate_subject(promise, subject_type, sid, events, as_of_us, detail=True):
-            out.append(Explanation(inst, _pieces(promise, inst)))
-    return out
+    rows = store.promise_events(promise, as_of_us, subject_id=subject_id)
+    return [
+        Explanation(inst, _pieces(promise, inst))
+        for inst in evaluate(promise, rows, as_of_us, detail=True)
+    ]
+
+
+def _decision_document(promise: Promise, inst: Instance) -> dict[str, Any]:
+    """Which target applied, and on what it was decided (JSON)."""
+    d = inst.decision
+    return {
+        "allowed_seconds": None if inst.allowed_us is None else inst.allowed_us / 1e6,
+        "target": inst.target,
+        "reason": inst.reason,
+        "decided_at": None if d is None else iso_z(d.at_us),
+        "attributes": {} if d is None else d.values,
+        "day0": None if d is None or d.day0 is None else d.day0.isoformat(),
+        "nominal_deadline": None if d is None or d.nominal_us is None else iso_z(d.nominal_us),
+        "promised": None if d is None or d.promised_us is None else iso_z(d.promised_us),
+    }
+
+
+def _decision_lines(promise: Promise, inst: Instance, tz: ZoneInfo) -> list[str]:
+    """The same for people: the target, the values read and when, business days' day 0
+    and nominal deadline, a promised instant; why it was not evaluated."""
+    d = inst.decision
+    lines = []
+    if inst.target is not None:
+        entry = promise.targets[inst.target]
+        when = (" and ".join(m.describe() for m in entry.when.matches) if entry.when
+                else "the default")  # fmt: skip
+        lines.append(f"target   {inst.target + 1} of {len(promise.targets)}: "
+                     f"{entry.within.describe()} ({when})")  # fmt: skip
+    if d is not None and d.values:
+        read = ", ".join(f"{k}={'(none)' if v is None else repr(v)}" for k, v in d.values.items())
+        lines.append(f"decided  {_local(d.at_us, tz)} on {read}")
+    if d is not None and d.day0 is not None and d.nominal_us is not None:
+        lines.append(f"day 0    {d.day0.isoformat()}; nominal deadline {_local(d.nominal_us, tz)}")
+    if d is not None and d.promised_us is not None:
+        lines.append(f"promised {_local(d.promised_us, tz)}")
+    if inst.reason:
+        lines.append(f"not evaluated: {inst.reason}")
+    return lines
 
 
 def _pieces(promise: Promise, inst: Instance) -> list[Piece]:
@@ -73,7 +108,8 @@ def explain_document(
     return {
         "promise": promise.id,
         "as_of": iso_z(as_of_us),
-        "within_seconds": promise.within_us / 1e6,
+        "within_seconds": None if promise.within_us is None else promise.within_us / 1e6,
+        "allowance": promise.describe_allowance(),
         "calendar": promise.calendar_name,
         "instances": [
             {
@@ -86,6 +122,7 @@ def explain_document(
                 "elapsed_seconds": e.instance.elapsed_us / 1e6,
                 "status": e.instance.status,
                 "at_risk": e.instance.at_risk,
+                **_decision_document(promise, e.instance),
                 "segments": [
                     {
                         "from": iso_z(p.start_us),
@@ -114,12 +151,12 @@ def print_explanation(
     clock = safe(promise.calendar_name or "round the clock")
     console.print(
         f"[bold]{safe(promise.id)}[/] — {safe(promise.title)}: "
-        f"within {format_duration(promise.within_us)} ({clock}); times in {tz.key}"
+        f"{safe(promise.describe_allowance())} ({clock}); times in {tz.key}"
     )
     if not explanations:
         console.print(f"No instances of this promise as of {iso_z(as_of_us)}.")
         return
-    colour = {"met": "green", "breached": "red", "open": "yellow"}
+    colour = {"met": "green", "breached": "red", "open": "yellow", "not_evaluated": "dim"}
     for e in explanations:
         inst = e.instance
         status = inst.status + (", at risk" if inst.at_risk else "")
@@ -128,16 +165,19 @@ def print_explanation(
             if inst.stopped_us
             else f"still open at {_local(as_of_us, tz)}"
         )
-        deadline = _local(inst.deadline_us, tz) if inst.deadline_us else "none while paused"
+        deadline = (_local(inst.deadline_us, tz) if inst.deadline_us
+                    else "none while paused" if inst.allowed_us is not None else "none")
         console.print(
             f"\n[bold]{safe(inst.subject_type)} {safe(inst.subject_id)}, cycle {inst.cycle}[/]: "
             f"[{colour[inst.status]}]{status}[/] — {format_duration(inst.elapsed_us)} of "
-            f"{format_duration(promise.within_us)}",
+            + ("no allowance" if inst.allowed_us is None else format_duration(inst.allowed_us)),
             soft_wrap=True,
         )
         console.print(f"  started  {_local(inst.started_us, tz)}", soft_wrap=True)
         console.print(f"  stopped  {stopped}", soft_wrap=True)
         console.print(f"  deadline {deadline}", soft_wrap=True)
+        for line in _decision_lines(promise, inst, tz):
+            console.print(f"  {safe(line)}", soft_wrap=True)
         table = Table()
         for col in ("from", "to", "clock", "counts", "total"):
             table.add_column(col, justify="right" if col in ("counts", "total") else "left")

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from qmon.connectors.base import RecordChange
 from qmon.errors import StoreUnavailable
 from qmon.events import Event, event_to_row
-from qmon.store.migrate import ensure_current
 from qmon.promises.engine import general
 from qmon.promises.promise import Promise
+from qmon.store.migrate import ensure_current
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 from qmon.store.subjects import subject_rows_query
 
@@ -433,18 +433,20 @@ class Store:
                 conn.rollback()
 
     def next_events(
-        self, types: Sequence[str], after_us: int,
+        self, types: Sequence[str] | None, after_us: int,
         subjects: Sequence[tuple[str, str]] | None = None,
     ) -> dict[tuple[str, str], int]:  # fmt: skip
-        """Per subject, the earliest event of `types` after `after_us` (an event in the
-        future of a check: the check looks at its subject again when it has happened). Over
-        all subjects this reads the whole table; with `subjects`, only theirs."""
-        if not types:
+        """Per subject, the earliest event of `types` (None: of any type) after `after_us`
+        (an event in the future of a check: the check looks at its subject again when it
+        has happened). Over all subjects this reads the whole table; with `subjects`, only
+        theirs."""
+        if types is not None and not types:
             return {}
         mark = "%s" if self.dialect == "postgresql" else "?"
-        listed = ", ".join(mark for _ in types)
+        of_types = "" if types is None else f"type IN ({', '.join(mark for _ in types)}) AND "
+        types = types or []
         base = ("SELECT subject_type, subject_id, min(occurred_us) FROM events"
-                f" WHERE type IN ({listed}) AND occurred_us > {mark}")  # fmt: skip
+                f" WHERE {of_types}occurred_us > {mark}")  # fmt: skip
         found: dict[tuple[str, str], int] = {}
         with self.engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

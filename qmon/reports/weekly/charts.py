@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 
 from qmon.promises.compliance import Tally
+from qmon.promises.conditions import Duration as ClockDuration
+from qmon.promises.promise import Promise
 from qmon.reports.weekly.figures import PhaseWeekly, PromiseWeekly, WeeklyFigures, trend
 from qmon.reports.weekly.style import AMBER, ARROWS, BLUE, GREEN, INK, RED, Chart, phase_colour
 from qmon.reports.weekly.voice import VoiceWeek, has_voice
@@ -90,7 +92,8 @@ def promise_trend(item: PromiseWeekly, labels: list[str], words: Words) -> Chart
                marker="o", markersize=3, color=BLUE, label=words["median"])  # fmt: skip
     right.plot(labels, [_gap(f.p90_us and f.p90_us / hours) for f in item.fulfil],
                marker="o", markersize=3, color=AMBER, label="p90")  # fmt: skip
-    right.axhline(item.promise.within_us / hours, color=RED, linestyle="--", linewidth=1)
+    for allowed in _durations(item.promise):
+        right.axhline(allowed / hours, color=RED, linestyle="--", linewidth=1)
     right.set_ylim(bottom=0)
     right.set_title(words["fulfil_hours"], fontsize=9, loc="left")
     right.legend(
@@ -163,3 +166,10 @@ def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
     return buffer.getvalue()
+
+
+def _durations(promise: Promise) -> list[int]:
+    """What was promised, as lines on the time-to-fulfil chart: the duration, or each
+    target's (business days and deadlines from the record have no one line)."""
+    forms = [t.within for t in promise.targets] or [promise.allowance]
+    return sorted({f.us for f in forms if isinstance(f, ClockDuration)})

@@ -105,10 +105,26 @@ class _Weekly:
 
 
 @dataclass
+class TargetWeekly(_Weekly):
+    """One entry of a promise's `targets`: its instances' weeks and time to fulfil."""
+
+    number: int  # from 1, as people count
+    label: str  # what it promises and for whom: "1h 00m (priority in [high])"
+    allowed_us: int | None  # a duration target's allowance; None for business days
+    fulfil: list[Fulfilment]
+
+
+@dataclass
 class PromiseWeekly(_Weekly):
     promise: Promise
     fulfil: list[Fulfilment]
     budget: Tally  # the last BUDGET_WEEKS weeks together
+    targets: list[TargetWeekly] = field(default_factory=list)  # per target, when it has them
+
+    @property
+    def allowed(self) -> str:
+        """What was promised, for people: `24h 00m`, `2 business days`, `by its ...`."""
+        return self.promise.describe_allowance().removeprefix("within ")
 
     @property
     def objective_met(self) -> bool | None:
@@ -227,7 +243,18 @@ def _promise_weekly(promise: Promise, weeks: list[list[Instance]]) -> PromiseWee
     for tally in tallies[-BUDGET_WEEKS:]:
         budget.merge(tally)
     fulfil = [_fulfilment(w) for w in weeks]
-    return PromiseWeekly(weeks=tallies, promise=promise, fulfil=fulfil, budget=budget)
+    targets = []
+    for n, target in enumerate(promise.targets):
+        mine = [[i for i in week if i.target == n] for week in weeks]
+        when = (" and ".join(m.describe() for m in target.when.matches) if target.when
+                else None)  # fmt: skip
+        targets.append(TargetWeekly(
+            weeks=[_tally(w) for w in mine], number=n + 1,
+            label=target.within.describe() + (f" ({when})" if when else ""),
+            allowed_us=getattr(target.within, "us", None), fulfil=[_fulfilment(w) for w in mine],
+        ))  # fmt: skip
+    return PromiseWeekly(weeks=tallies, promise=promise, fulfil=fulfil, budget=budget,
+                         targets=targets)  # fmt: skip
 
 
 def _tally(instances: Iterable[Instance]) -> Tally:
@@ -270,11 +297,12 @@ def _breaches(config: QmonConfig, instances: list[Instance]) -> list[Breach]:
     """Breached instances, the most overdue (as a share of what was promised) first."""
     promises = {p.id: p for p in config.promises}
     found = [
-        Breach(i, promises[i.promise_id], i.elapsed_us - promises[i.promise_id].within_us)
+        Breach(i, promises[i.promise_id], i.elapsed_us - (i.allowed_us or 0))
         for i in instances
         if i.status == "breached"
     ]
-    found.sort(key=lambda b: (-b.overdue_us / b.promise.within_us, b.instance.started_us))
+    found.sort(key=lambda b: (-b.overdue_us / max(abs(b.instance.allowed_us or 0), 1),
+                              b.instance.started_us))  # fmt: skip
     return found
 
 
