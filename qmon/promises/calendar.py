@@ -176,15 +176,13 @@ class BusinessCalendar:
     def retreat(self, end_us: int, amount_us: int) -> int:
         """The earliest instant t <= end_us with open_between(t, end_us) == amount_us: going
         back from `end_us`, the end of the window (or the moment inside one) where that much
-        open time lies between. The arrays are widened ten years back at a time.
+        open time lies between; for 0, the last open moment at or before `end_us`. The arrays are widened ten years back at a time.
 
         Raises:
             ValueError: if `amount_us` is negative, or there is not that much open time before.
         """
         if amount_us < 0:
             raise ValueError(f"cannot retreat by a negative amount ({amount_us} us)")
-        if amount_us == 0:
-            return end_us
         self._cover(end_us, end_us)
         while (target := self._open_until(end_us) - amount_us) <= 0:
             assert self._years is not None

@@ -223,7 +223,7 @@ def _instance(
     clock = promise.clock
     elapsed = 0
     deadline: int | None = None
-    if allowed is not None and allowed < 0:
+    if allowed is not None and allowed <= 0:  # promised at or before the start, on the clock
         deadline = clock.retreat(cycle.start, -allowed)
     for start, end, running in cycle.runs:
         if not running:
