@@ -7,6 +7,7 @@ from rich.table import Table
 
 from qmon.cli.common import config_of, console, handle_errors, state
 from qmon.promises.promise import Role
+from qmon.textsafe import terminal_text
 
 app = typer.Typer(
     help="Check and show the promise registry (does not touch the store).", no_args_is_help=True
@@ -18,9 +19,12 @@ app = typer.Typer(
 def validate(ctx: typer.Context) -> None:
     """Check the configuration; every problem is listed as `file:line: message` (exit 2)."""
     config = config_of(ctx)
+    for warning in config.warnings:
+        console.print(terminal_text(str(warning)), style="yellow", soft_wrap=True)
     console.print(
         f"{state(ctx).config_path}: OK — {len(config.promises)} promise(s), "
         f"{len(config.calendars)} calendar(s), phases: {', '.join(config.phases)}"
+        + (f", {len(config.warnings)} warning(s)" if config.warnings else "")
     )
 
 

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -29,6 +30,7 @@ from qmon.config.spec import (
     parse_days,
     parse_window,
 )
+from qmon.config.warnings import attribute_warnings
 from qmon.config.yamlsource import YamlDocument, YamlPath, parse_yaml
 from qmon.connectors.registry import KIND_NAMES, SourceConfig, source_kind
 from qmon.errors import ConfigError, Problem
@@ -81,7 +83,8 @@ def load_config(
         summary = f"{file}: {len(found)} problems" if len(found) > 1 else None
         raise ConfigError(found, summary=summary)
     assert spec is not None
-    return _build(spec, Path(file), environ, sources)
+    config = _build(spec, Path(file), environ, sources)
+    return replace(config, warnings=tuple(attribute_warnings(document, sources)))
 
 
 def _read(file: str) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from qmon.connectors.registry import SourceConfig
+from qmon.errors import Problem
 from qmon.promises.calendar import BusinessCalendar
 from qmon.promises.promise import Promise
 
@@ -32,6 +33,7 @@ class QmonConfig:
         promises: in file order.
         extra: validated top-level sections that later parts of qmon read (notify...).
         sources: CRM sources by name, each validated with its kind's models and its mapping.
+        warnings: likely mistakes that are not errors (an attribute no source maps).
     """
 
     path: Path
@@ -42,6 +44,8 @@ class QmonConfig:
     promises: tuple[Promise, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
+    #: likely mistakes that are not errors, located (`qmon promises validate` shows them)
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def schedule(self) -> ScheduleSpec:

@@ -39,12 +39,15 @@ class SourceKind:
             default, so `mapping_spec()` is the default mapping.
         connect: builds the connector from a source name and its validated `sources` and
             `mappings` entries.
+        provided_attributes: the attribute names a source with a validated mapping stores
+            (for `qmon promises validate`'s warning about a `when` that nothing maps).
     """
 
     name: str
     source_spec: type[BaseModel]
     mapping_spec: type[BaseModel]
     connect: Callable[[str, Any, Any], Connector]
+    provided_attributes: Callable[[Any], set[str]] = lambda _mapping: set()
 
 
 def source_kind(kind: str) -> SourceKind:
@@ -65,3 +68,7 @@ class SourceConfig:
 
     def connect(self) -> Connector:
         return source_kind(self.kind).connect(self.name, self.spec, self.mapping)
+
+    def provided_attributes(self) -> set[str]:
+        """The attributes this source stores (its kind's defaults and its mapping)."""
+        return source_kind(self.kind).provided_attributes(self.mapping)

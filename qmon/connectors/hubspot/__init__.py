@@ -4,9 +4,15 @@ Configuration and default mappings: docs/connectors/hubspot.md.
 """
 
 from qmon.connectors.hubspot.connector import HubSpotConnector, connect
-from qmon.connectors.hubspot.spec import HubSpotMappingSpec, HubSpotSourceSpec
+from qmon.connectors.hubspot.spec import (
+    HubSpotMappingSpec,
+    HubSpotSourceSpec,
+    provided_attributes,
+)
 from qmon.connectors.registry import SourceKind
 
-KIND = SourceKind("hubspot", HubSpotSourceSpec, HubSpotMappingSpec, connect)
+KIND = SourceKind(
+    "hubspot", HubSpotSourceSpec, HubSpotMappingSpec, connect, provided_attributes
+)
 
 __all__ = ["KIND", "HubSpotConnector", "HubSpotMappingSpec", "HubSpotSourceSpec"]
