@@ -5,14 +5,30 @@ bearer tokens, passwords and alert contents. Each must be `https`, so that nothi
 the clear and a certificate names the host; plain `http` is allowed only to this machine
 (127.0.0.0/8, ::1, `localhost`), where tests run their fake servers. `file:`, `ftp:`,
 `javascript:` and every other scheme are refused when the config is validated.
+
+`redact` is the one way a URL that may hold a password is shown: in errors, in output and
+(through `qmon.ops.logs`) in every log line.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import SplitResult, urlsplit
 
 LOOPBACK_NAMES = frozenset({"localhost"})
+
+#: `scheme://user:password@`: the password part.
+_USER_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]+@")
+#: `?password=...`, `&sslpassword=...` (libpq takes both in a URL's query), or the same
+#: words in a `key=value` connection string.
+_PARAM_PASSWORD = re.compile(r"(?i)(?P<head>\b(?:ssl)?password=)[^&#\s'\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` with every password in a URL, user part or query, replaced by `***`."""
+    text = _USER_PASSWORD.sub(r"\g<head>:***@", text)
+    return _PARAM_PASSWORD.sub(r"\g<head>***", text)
 
 
 def is_loopback(host: str) -> bool:
@@ -56,4 +72,4 @@ def outbound_url(value: str, name: str, example: str, *, show: bool = True) -> S
     return parts
 
 
-__all__ = ["LOOPBACK_NAMES", "is_loopback", "outbound_url"]
+__all__ = ["LOOPBACK_NAMES", "is_loopback", "outbound_url", "redact"]

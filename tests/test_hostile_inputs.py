@@ -328,9 +328,9 @@ WRONG: dict[str, Case] = {
         {"s.csv": f"{HEADER},score\ne-1,2026-11-20T09:00:00Z,survey.csat,deal,D-1,nan\n"},
         ["import", "s.csv"], 2, "s.csv:2: field 'score' must be a number from 1 to 5, not 'nan'",
     ),
-    "a score that is no number": Case(
-        {"s.jsonl": _jsonl_row("e-1", "survey.nps", ', "score": [9]')}, ["import", "s.jsonl"], 2,
-        "s.jsonl:1: field 'score' must be a number from 0 to 10, not [9]",
+    "a score that is no number is kept, not counted (as documented)": Case(
+        {"s.csv": f"{HEADER},score\ne-1,2026-11-20T09:00:00Z,survey.nps,deal,D-1,n/a\n"},
+        ["import", "s.csv"], 0, "read 1 rows: 1 inserted",
     ),
 }
 
@@ -398,3 +398,246 @@ def test_wrong_input_gets_one_clear_line(
     assert result.exit_code == case.exit_code, output
     for secret in [*case.env.values(), "s3cr3t"]:
         assert secret not in output
+
+
+# --- Store faults: one line, exit 3 (2 where the user named something wrong), no change ---
+
+CSV_ROW = f"{HEADER}\ne-1,2026-11-20T09:00:00Z,quote.requested,deal,D-1\n"
+
+
+def _good_store(tmp_path: Path) -> Path:
+    """A real store with one event, made by `qmon import`."""
+    store = tmp_path / "good.db"
+    (tmp_path / "a.csv").write_text(CSV_ROW)
+    result = qmon("--config", "qmon.yaml", "import", "a.csv",
+                  env={"QMON_DATABASE_URL": f"sqlite:///{store}"})  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return store
+
+
+def _junk(content: bytes) -> Callable[[Path], str]:
+    def make(tmp_path: Path) -> str:
+        (tmp_path / "junk.db").write_bytes(content)
+        return f"sqlite:///{tmp_path / 'junk.db'}"
+
+    return make
+
+
+def _truncated(tmp_path: Path) -> str:
+    store = _good_store(tmp_path)
+    os.truncate(store, 6000)
+    return f"sqlite:///{store}"
+
+
+def _read_only(tmp_path: Path) -> str:
+    return f"sqlite:///file:{_good_store(tmp_path)}?mode=ro&uri=true"
+
+
+def _foreign_sqlite(tmp_path: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT)")
+    return f"sqlite:///{tmp_path / 'other.db'}"
+
+
+@dataclass
+class StoreCase:
+    """A database made by `make(tmp_path)` (its URL), a command, and what must come out."""
+
+    make: Callable[[Path], str]
+    args: list[str]
+    exit_code: int
+    message: str
+
+
+STORE_FAULTS: dict[str, StoreCase] = {
+    "a text file as the store": StoreCase(
+        _junk(b"hello, I am not a database\n"), ["audit"], 3,
+        "file is not a database: the file is not a qmon store",
+    ),
+    "random bytes as the store": StoreCase(
+        _junk(os.urandom(8192)), ["import", "a.csv"], 3, "file is not a database",
+    ),
+    "a truncated store": StoreCase(
+        _truncated, ["audit"], 3, "database disk image is malformed: the store file is damaged",
+    ),
+    "a read-only store": StoreCase(
+        _read_only, ["import", "b.csv"], 3,
+        "the store failed: attempt to write a readonly database: the store is read-only",
+    ),
+    "another application's events table": StoreCase(
+        _foreign_sqlite, ["audit"], 2, "holds an `events` table that is not qmon's",
+    ),
+    "qmon db upgrade of another application's database": StoreCase(
+        _foreign_sqlite, ["db", "upgrade"], 2, "holds an `events` table that is not qmon's",
+    ),
+    "an in-memory store": StoreCase(
+        lambda _: "sqlite://", ["import", "a.csv"], 2,
+        "sqlite://: an in-memory SQLite store loses every row when qmon exits",
+    ),
+    "an in-memory store by name": StoreCase(
+        lambda _: "sqlite:///:memory:", ["audit"], 2, "an in-memory SQLite store",
+    ),
+    "a URL whose port is no number": StoreCase(
+        lambda _: "postgresql://qm:s3cr3t@db:fivefour/qmon", ["audit"], 2,
+        "postgresql://qm:***@db:fivefour/qmon: not a database URL qmon can use",
+    ),
+    "an unknown driver": StoreCase(
+        lambda _: "mongodb://db/qmon", ["audit"], 2, "not a database URL qmon can use",
+    ),
+    "a password in the URL's query": StoreCase(
+        lambda _: "postgresql://qm@127.0.0.1:1/qmon?password=s3cr3t&sslpassword=s3cr3t",
+        ["audit"], 3,
+        "cannot open the store at postgresql://qm@127.0.0.1:1/qmon?password=***&sslpassword=***",
+    ),
+}
+
+
+def _run_store_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: StoreCase) -> str:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "qmon.yaml").write_text(CONFIG)
+    (tmp_path / "a.csv").write_text(CSV_ROW)
+    (tmp_path / "b.csv").write_text(CSV_ROW.replace("e-1", "e-2"))
+    url = case.make(tmp_path)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix == ".db"}
+    result = qmon(*["--config", "qmon.yaml", *case.args], env={"QMON_DATABASE_URL": url})
+    output = result.stdout + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert "Traceback" not in output and "s3cr3t" not in output
+    assert case.message in output, output
+    assert result.exit_code == case.exit_code, output
+    assert len(output.strip().splitlines()) == 1, output
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix == ".db"}
+    assert after == files, "a store fault changed the store"
+    return output
+
+
+@pytest.mark.parametrize("case", STORE_FAULTS.values(), ids=STORE_FAULTS.keys())
+def test_a_store_fault_is_one_line_and_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: StoreCase
+) -> None:
+    _run_store_case(tmp_path, monkeypatch, case)
+
+
+def _pg_options(url: str, setting: str) -> str:
+    """`url` (with `options=-csearch_path=...`) with one more server setting."""
+    from urllib.parse import quote
+
+    return url.replace("options=", f"options={quote(f'-c{setting} ')}", 1)
+
+
+def test_a_read_only_postgresql_is_exit_3_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    read_only = _pg_options(pg_url, "default_transaction_read_only=on")
+    empty = StoreCase(lambda _: read_only, ["audit"], 3, "read-only transaction: the database is")
+    _run_store_case(tmp_path, monkeypatch, empty)
+    monkeypatch.chdir(tmp_path)
+    assert qmon("--config", "qmon.yaml", "import", "a.csv",
+                env={"QMON_DATABASE_URL": pg_url}).exit_code == 0  # fmt: skip
+    written = StoreCase(lambda _: read_only, ["import", "b.csv"], 3,
+                        "the store failed: cannot execute")  # fmt: skip
+    _run_store_case(tmp_path, monkeypatch, written)
+    result = qmon("--config", "qmon.yaml", "audit", "--format", "json",
+                  env={"QMON_DATABASE_URL": pg_url})  # fmt: skip
+    assert '"e-2"' not in result.stdout
+
+
+def test_another_applications_events_table_on_postgresql_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE events (id serial PRIMARY KEY, payload jsonb)"))
+    for args in (["audit"], ["db", "upgrade"], ["import", "a.csv"]):
+        case = StoreCase(lambda _: pg_url, args, 2, "holds an `events` table that is not qmon's")
+        _run_store_case(tmp_path, monkeypatch, case)
+    with engine.connect() as conn:
+        assert inspect(conn).get_table_names() == ["events"]
+    engine.dispose()
+
+
+# --- Extreme but valid options: a clear error or a correct answer ---
+
+EXTREMES: dict[str, tuple[list[str], int, str]] = {
+    "as of the last second of 9999": (
+        ["audit", "--as-of", "9999-12-31T23:59:59Z"], 2,
+        "--as-of: 9999-12-31T23:59:59Z is outside the instants every time zone can show",
+    ),
+    "as of the first second of year 1": (
+        ["audit", "--as-of", "0001-01-01T00:00:00Z"], 2,
+        "--as-of: 0001-01-01T00:00:00Z is outside the instants every time zone can show",
+    ),
+    "as of 9999-12-30": (["audit", "--as-of", "9999-12-30T23:59:59Z"], 0, "Q"),
+    "explain as of year 1": (
+        ["explain", "quote-24h", "D-1", "--as-of", "0001-01-02T00:00:00Z"], 0,
+        "No instances of this promise as of 0001-01-02T00:00:00Z",
+    ),
+    "audit from year 1 to 9999": (["audit", "--from", "0001-01-01", "--to", "9999-12-31"], 0, "Q"),
+    "week 0001-W01": (
+        ["report", "weekly", "--week", "0001-W01"], 2,
+        "--week: '0001-W01' is too close to the calendar's end: the report needs the 11 weeks",
+    ),
+    "week 0001-W12, the first with its whole trend": (
+        ["report", "weekly", "--week", "0001-W12", "--as-of", "2026-12-01T00:00:00Z"], 0,
+        "qmon audit --from 0001-03-19 --to 0001-03-26",
+    ),
+    "week 9999-W51, not started": (
+        ["report", "weekly", "--week", "9999-W51"], 2, "--week: 9999-W51 has not started yet",
+    ),
+    "week 9999-W51 as of the last day": (
+        ["report", "weekly", "--week", "9999-W51", "--as-of", "9999-12-30T23:59:59Z"], 0,
+        "qmon audit --from 9999-12-20 --to 9999-12-27",
+    ),
+    "week 9999-W52, whose end is past the calendar": (
+        ["report", "weekly", "--week", "9999-W52", "--as-of", "9999-12-30T23:59:59Z"], 2,
+        "--week: '9999-W52' is too close to the calendar's end",
+    ),
+}
+
+
+@pytest.mark.parametrize("args, exit_code, message", EXTREMES.values(), ids=EXTREMES.keys())
+def test_extreme_options_get_an_answer_or_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], exit_code: int, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "qmon.yaml").write_text(CONFIG)
+    _good_store(tmp_path)
+    result = qmon("--config", "qmon.yaml", *args,
+                  env={"QMON_DATABASE_URL": f"sqlite:///{tmp_path / 'good.db'}"})  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), output
+    assert message in output, output
+    assert result.exit_code == exit_code, output
+
+
+# --- Passwords in URLs: the one helper every log line and store message goes through ---
+
+MASKED = {
+    "user part": ("postgresql://qm:s3cr3t@db/qmon", "postgresql://qm:***@db/qmon"),
+    "query": ("postgresql://qm@db/qmon?password=s3cr3t", "postgresql://qm@db/qmon?password=***"),
+    "sslpassword after another": (
+        "postgresql://db/q?sslmode=require&sslpassword=s3cr3t&x=1",
+        "postgresql://db/q?sslmode=require&sslpassword=***&x=1",
+    ),
+    "upper case, in a sentence": (
+        "cannot reach postgresql://db/q?PASSWORD=s3cr3t (refused)",
+        "cannot reach postgresql://db/q?PASSWORD=*** (refused)",
+    ),
+    "both at once": ("mysql://u:s3cr3t@h/d?password=s3cr3t", "mysql://u:***@h/d?password=***"),
+}
+
+
+@pytest.mark.parametrize("text, shown", MASKED.values(), ids=MASKED.keys())
+def test_a_password_in_a_url_is_masked_in_logs(text: str, shown: str) -> None:
+    import json
+    import logging
+
+    from qmon.ops.logs import JsonFormatter, TextFormatter
+
+    record = logging.makeLogRecord({"msg": "store %s", "args": (text,), "levelname": "ERROR"})
+    assert TextFormatter().format(record).endswith(f"store {shown}")
+    assert json.loads(JsonFormatter().format(record))["message"] == f"store {shown}"

@@ -7,7 +7,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,9 @@ from rich.console import Console
 from qmon.config import QmonConfig, load_config
 from qmon.config.spec import did_you_mean
 from qmon.errors import InputError, Problem, QmonError
+from qmon.exit_codes import ExitCode
 from qmon.store import Store
+from qmon.store.dberrors import describe, is_database_error
 from qmon.timeutil import now_us, to_us
 
 DEFAULT_CONFIG = "config/qmon.yaml"
@@ -64,6 +66,14 @@ def handle_errors(func: F) -> F:
         except QmonError as exc:
             err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            # A store that failed after it was opened (damaged pages, a lock held beyond the
+            # wait, a read-only database, a full disk): its transaction was rolled back.
+            message = f"the store failed: {describe(exc)}"
+            err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(int(ExitCode.SOURCE_FAILED)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -96,6 +106,11 @@ def bad_argument(option: str, message: str) -> InputError:
     return InputError([Problem(option, None, message)])
 
 
+#: The instants that every time zone can show as a date: a day from either end of the calendar.
+_FIRST_US = to_us(datetime(1, 1, 2, tzinfo=UTC))
+_LAST_US = to_us(datetime(9999, 12, 31, tzinfo=UTC))
+
+
 def parse_instant_option(option: str, text: str | None, tz: ZoneInfo) -> int:
     """An instant from the command line: `now`, ISO-8601 with offset, or without offset or
     as a bare date in the config's time zone."""
@@ -107,7 +122,13 @@ def parse_instant_option(option: str, text: str | None, tz: ZoneInfo) -> int:
         raise bad_argument(option, f"not an ISO-8601 instant: {text!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return to_us(parsed)
+    instant = to_us(parsed)
+    if not _FIRST_US <= instant < _LAST_US:
+        raise bad_argument(
+            option, f"{text.strip()} is outside the instants every time zone can show "
+            "(0001-01-02 to 9999-12-30, UTC)",
+        )
+    return instant
 
 
 def parse_date_option(option: str, text: str | None, tz: ZoneInfo) -> int | None:

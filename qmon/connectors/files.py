@@ -23,7 +23,8 @@ Hostile files are refused in words, in bounded memory: only a regular file is re
 device or a pipe), a line may hold at most `MAX_LINE_BYTES`, a JSON object may not name a key
 twice nor nest past what the decoder can follow, and an empty CSV file (without even its
 header) is a problem, not an import of nothing. A survey's `score` (on `survey.nps`,
-`survey.csat`, `survey.ces`) must be a number on its scale (`SURVEY_SCALES`).
+`survey.csat`, `survey.ces`) that is a number must be a finite one on its scale
+(`SURVEY_SCALES`).
 
 CSV::
 
@@ -616,17 +617,22 @@ def _event(
 
 
 def _score_problem(event_type: str, score: Any) -> str:
-    """What is wrong with a survey's `score`, or "" if it is an answer on the scale."""
+    """What is wrong with a survey's `score`, or "" if it is an answer on the scale.
+
+    A score that is no number at all ("n/a") is kept and not counted, as the weekly report
+    documents; a number off the scale, infinite or NaN would be counted, and is refused.
+    """
     low, high = SURVEY_SCALES[event_type]
-    number: float | None = None
     if isinstance(score, int | float) and not isinstance(score, bool):
         number = float(score)
     elif isinstance(score, str):
         try:
             number = float(score.strip().replace(",", "."))
         except ValueError:
-            number = None
-    if number is None or not math.isfinite(number):
+            return ""
+    else:
+        return ""
+    if not math.isfinite(number):
         return f"field 'score' must be a number from {low} to {high}, not {score!r}"
     if not low <= number <= high:
         return f"field 'score' {score!r} is outside the {event_type} scale of {low} to {high}"

@@ -12,18 +12,20 @@ fields of the call are added as they are.
 By default only warnings and errors are logged; `--verbose` of `qmon run` and `qmon sync`
 adds qmon's own INFO lines. Other libraries stay at WARNING even then: httpx, for one, logs
 every request's full URL at INFO, and a webhook's URL is a secret. As a second guard, a
-password in a URL (`scheme://user:password@host`) is replaced by `***` in every line.
+password in a URL (`scheme://user:password@host`, `?password=...`) is replaced by `***` in
+every line (`qmon.urls.redact`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from qmon.urls import redact
 
 
 class LogFormat(StrEnum):
@@ -33,15 +35,9 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#@\s]*):[^@/?#\s]+@")
 #: The attributes every LogRecord has: anything else on a record came from `extra=`.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 TEXT_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
-
-
-def redact(text: str) -> str:
-    """`text` with the password of every URL in it replaced by `***`."""
-    return _URL_PASSWORD.sub(r"\g<head>:***@", text)
 
 
 class TextFormatter(logging.Formatter):

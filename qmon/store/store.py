@@ -9,17 +9,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, func, select, text
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 from qmon.connectors.base import RecordChange
-from qmon.errors import StoreUnavailable
+from qmon.errors import InputError, Problem, StoreUnavailable
 from qmon.events import Event, event_to_row
 from qmon.promises.engine import general
 from qmon.promises.promise import Promise
-from qmon.store.migrate import ensure_current
+from qmon.store.dberrors import describe
+from qmon.store.migrate import SchemaMismatch, ensure_current
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 from qmon.store.subjects import subject_rows_query
+from qmon.urls import redact
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
 #: see `Store.role_events`), owner, channel, account.
@@ -157,6 +159,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def _in_memory(url: URL) -> bool:
+    """Whether a SQLite URL names no file: `sqlite://`, `:memory:` or `mode=memory`."""
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or (
+        url.query.get("mode") == "memory"
+    )
+
+
+#: Columns any qmon `events` table has had, since the first migration.
+_QMON_EVENT_COLUMNS = frozenset({"source", "event_id", "occurred_us", "type", "subject_id"})
+
+
+def _foreign_events(engine: Engine) -> bool:
+    """Whether the database has an `events` table that qmon did not make."""
+    from sqlalchemy import inspect
+
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table("events"):
+            return False
+        columns = {column["name"] for column in inspector.get_columns("events")}
+    return not _QMON_EVENT_COLUMNS <= columns
+
+
 class Store:
     """The event store behind one SQLAlchemy URL.
 
@@ -174,30 +200,48 @@ class Store:
         that, for `qmon db` itself.
 
         Raises:
-            StoreUnavailable: the database cannot be reached; the message never shows a password.
+            StoreUnavailable: the database cannot be reached or used; the message never shows
+                a password.
+            InputError: the URL is not one qmon can use (a bad URL, an in-memory SQLite
+                store), or the database holds another application's `events` table.
             SchemaMismatch: the store needs `qmon db upgrade` (or a newer qmon).
         """
-        parsed = make_url(url)
-        safe = parsed.render_as_string(hide_password=True)
-        if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-            parsed = parsed.set(drivername="postgresql+psycopg")
+        safe = redact(url)
         try:
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
             # The agent holds a connection per running job (its claim) besides the job's own.
             postgres = parsed.get_backend_name() == "postgresql"
             pool = {"pool_size": 10, "max_overflow": 20} if postgres else {}
             engine = create_engine(parsed, pool_pre_ping=True, **pool)
-        except Exception as exc:  # unknown driver, bad URL
-            raise StoreUnavailable(f"cannot use database {safe}: {exc}") from None
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
+        except Exception as exc:  # unknown driver, bad URL: the user named something wrong
+            problem = Problem(safe, None, f"not a database URL qmon can use: {redact(str(exc))}")
+            raise InputError([problem]) from None
+        foreign = ("holds an `events` table that is not qmon's; give qmon a database (or a "
+                   "PostgreSQL schema) of its own")  # fmt: skip
         try:
+            if engine.dialect.name == "sqlite":
+                if _in_memory(parsed):
+                    message = ("an in-memory SQLite store loses every row when qmon exits; "
+                               "name a file, like sqlite:///qmon.db")  # fmt: skip
+                    raise InputError([Problem(safe, None, message)])
+                # Before the pragmas, which would switch another application's file to WAL.
+                if _foreign_events(engine):
+                    raise InputError([Problem(safe, None, foreign)])
+                engine.dispose()
+                event.listen(engine, "connect", _sqlite_pragmas)
             if check_schema:
                 ensure_current(engine)
-            else:
-                engine.connect().close()
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-            raise StoreUnavailable(f"cannot open the store at {safe}: {reason}") from None
+            elif _foreign_events(engine):  # `qmon db upgrade` must not add to it
+                raise InputError([Problem(safe, None, foreign)])
+        except SchemaMismatch:
+            if _foreign_events(engine):
+                raise InputError([Problem(safe, None, foreign)]) from None
+            raise
+        except DBAPIError as exc:
+            engine.dispose()
+            raise StoreUnavailable(f"cannot open the store at {safe}: {describe(exc)}") from None
         return cls(engine)
 
     def close(self) -> None:

@@ -54,6 +54,13 @@ class IsoWeek:
             parsed.monday()
         except ValueError:
             raise ValueError(f"not an ISO week like 2026-W47: {text!r}") from None
+        try:  # the report reads the trend's weeks before it and the week after it
+            parsed.shift(1 - TREND_WEEKS), parsed.shift(1)
+        except OverflowError:
+            raise ValueError(
+                f"{text!r} is too close to the calendar's end: the report needs the "
+                f"{TREND_WEEKS - 1} weeks before it and the one after"
+            ) from None
         return parsed
 
     @classmethod
