@@ -16,7 +16,10 @@ START = datetime(2025, 11, 1, tzinfo=UTC)
 SPAN_S = 365 * 86_400
 OWNERS = ["anna", "bram", "chris", "dewi", "eva", "femke", "gijs", "hanna"]
 CHANNELS = ["email", "phone", "web", "chat"]
-HEADER = ["id", "occurred_at", "type", "subject_type", "subject_id", "account", "owner", "channel"]
+HEADER = ["id", "occurred_at", "type", "subject_type", "subject_id", "account", "owner", "channel",
+          "priority"]  # fmt: skip
+#: A quote request's priority (its own generator: the rest of the stream is as before).
+PRIORITIES = (("urgent", 0.1), ("high", 0.2), ("normal", 0.7))
 
 
 def _iso(seconds: float) -> str:
@@ -26,6 +29,7 @@ def _iso(seconds: float) -> str:
 def write_events(path: Path, n: int, seed: int = 1) -> int:
     """Write about `n` events to `path`; returns the exact count."""
     rng = random.Random(seed)
+    urgency = random.Random(seed + 1)
     written = 0
     with path.open("w", newline="") as fh:
         out = csv.writer(fh)
@@ -43,7 +47,8 @@ def write_events(path: Path, n: int, seed: int = 1) -> int:
                 rows.append(("deal.created", t, "note"))
                 for _ in range(1 if rng.random() < 0.8 else 2):
                     t += rng.uniform(3600, 5 * 86_400)
-                    rows.append(("quote.requested", t, ""))
+                    rows.append(("quote.requested", t, urgency.choices(
+                        [p for p, _ in PRIORITIES], [w for _, w in PRIORITIES])[0]))  # fmt: skip
                     if rng.random() < 0.97:
                         t += rng.lognormvariate(10.2, 0.8)  # median ~7.5 h, ~13 % over 24 h
                         rows.append(("quote.sent", t, ""))
@@ -60,7 +65,9 @@ def write_events(path: Path, n: int, seed: int = 1) -> int:
                     rows.append(("case.customer_replied", t, ""))
                 t += rng.lognormvariate(10.5, 1.0)
                 rows.append(("case.closed", t, ""))
-            for i, (etype, at, _) in enumerate(rows):
-                out.writerow([f"{sid}-{i}", _iso(at), etype, kind, sid, account, owner, channel])
+            for i, (etype, at, extra) in enumerate(rows):
+                priority = extra if etype == "quote.requested" else ""
+                out.writerow([f"{sid}-{i}", _iso(at), etype, kind, sid, account, owner, channel,
+                              priority])  # fmt: skip
                 written += 1
     return written

@@ -176,7 +176,8 @@ class BusinessCalendar:
     def retreat(self, end_us: int, amount_us: int) -> int:
         """The earliest instant t <= end_us with open_between(t, end_us) == amount_us: going
         back from `end_us`, the end of the window (or the moment inside one) where that much
-        open time lies between; for 0, the last open moment at or before `end_us`. The arrays are widened ten years back at a time.
+        open time lies between; for 0, the last open moment at or before `end_us`. The
+        arrays are widened ten years back at a time.
 
         Raises:
             ValueError: if `amount_us` is negative, or there is not that much open time before.

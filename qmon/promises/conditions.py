@@ -10,12 +10,11 @@ condition matches when every key matches; a missing attribute matches nothing, n
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from qmon.events import attribute_text
 from qmon.timeutil import to_us
 
 
@@ -53,49 +52,9 @@ class Condition:
     def attributes(self) -> tuple[str, ...]:
         return tuple(m.attribute for m in self.matches)
 
-    def test(self, values: AttributeView) -> bool:
+    def test(self, values: Mapping[str, str]) -> bool:
+        """Whether the subject's attributes (as of the decision instant) match."""
         return all(m.test(values.get(m.attribute)) for m in self.matches)
-
-
-class AttributeView:
-    """A subject's attribute history, read at one instant at a time.
-
-    Built from (occurred_us, event_id, name, value) of the subject's events that carry a
-    named attribute; `at(t)` gives the view at instant t.
-    """
-
-    __slots__ = ("_history", "_at")
-
-    def __init__(self, history: dict[str, tuple[list[int], list[str]]]) -> None:
-        self._history = history
-        self._at: int | None = None
-
-    @classmethod
-    def build(cls, changes: list[tuple[int, str, str, str]]) -> AttributeView:
-        """From (occurred_us, event_id, name, value) in any order."""
-        changes.sort(key=lambda c: (c[0], c[1]))
-        history: dict[str, tuple[list[int], list[str]]] = {}
-        for occurred, _id, name, value in changes:
-            times, values = history.setdefault(name, ([], []))
-            times.append(occurred)
-            values.append(value)
-        return cls(history)
-
-    def at(self, instant_us: int) -> AttributeView:
-        self._at = instant_us
-        return self
-
-    def get(self, name: str) -> str | None:
-        """The value at the instant set by `at`, or None when no event carried it by then."""
-        found = self._history.get(name)
-        if found is None or self._at is None:
-            return None
-        times, values = found
-        i = bisect_right(times, self._at)
-        return values[i - 1] if i else None
-
-
-EMPTY_VIEW = AttributeView({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,16 +128,13 @@ def parse_promised(text: str, tz: ZoneInfo) -> int | None:
 
 
 __all__ = [
-    "EMPTY_VIEW",
     "Allowance",
-    "AttributeView",
     "BusinessDays",
     "Condition",
     "DeadlineAttribute",
     "Duration",
     "Match",
     "Target",
-    "attribute_text",
     "normalise",
     "parse_promised",
 ]

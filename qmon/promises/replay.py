@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 
 from qmon.events import CONTEXT_ATTRIBUTES, attribute_text
 from qmon.promises.conditions import (
-    AttributeView,
     BusinessDays,
     DeadlineAttribute,
     Duration,
@@ -27,6 +27,8 @@ from qmon.promises.promise import Promise, Role
 #: subject_id, occurred_us, type, event_id, owner, channel, account, attributes (JSON text).
 SubjectRow = tuple[str, str, int, str, str, str | None, str | None, str | None, str | None]
 
+_OCCURRED = itemgetter(2)
+_EVENT_ID = itemgetter(4)
 #: A promised instant further than this from the start is taken as a data error.
 PROMISED_HORIZON_US = 3_660 * 86_400 * 1_000_000
 _CONTEXT_COLUMN = {name: 5 + i for i, name in enumerate(("owner", "channel", "account"))}
@@ -47,93 +49,131 @@ def replay(
     them), kept in `Instance.values`.
     """
     names = tuple(dict.fromkeys((*promise.attributes, *extra)))
+    reading = _Reading(names)
+    starts = frozenset(promise.types(Role.START))
     group: list[SubjectRow] = []
-    current: tuple[str, str] | None = None
+    cur_type = cur_id = None
+    started = False  # whether the subject has a start event: subjects without are skipped
     for row in rows:
-        key = (row[0], row[1])
-        if key != current:
-            if group:
-                yield from _subject(promise, group, as_of_us, names, detail)
-            group, current = [], key
+        if row[1] != cur_id or row[0] != cur_type:
+            if started:
+                yield from _subject(promise, group, as_of_us, reading, detail)
+            group, cur_type, cur_id, started = [], row[0], row[1], False
         group.append(row)
-    if group:
-        yield from _subject(promise, group, as_of_us, names, detail)
+        started = started or row[3] in starts
+    if started:
+        yield from _subject(promise, group, as_of_us, reading, detail)
 
 
-def _attribute_view(rows: list[SubjectRow], names: tuple[str, ...], as_of_us: int) -> AttributeView:
-    changes: list[tuple[int, str, str, str]] = []
-    context = [(n, _CONTEXT_COLUMN[n]) for n in names if n in _CONTEXT_COLUMN]
-    others = [n for n in names if n not in _CONTEXT_COLUMN]
-    for row in rows:
-        occurred = row[2]
-        if occurred > as_of_us:
-            continue
-        for name, column in context:
-            value = attribute_text(row[column])
-            if value is not None:
-                changes.append((occurred, row[4], name, value))
+class _Reading:
+    """Which attributes a replay reads: from a core column, or from the JSON attributes (with
+    the quoted key to look for before parsing)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.context = [(n, _CONTEXT_COLUMN[n]) for n in names if n in _CONTEXT_COLUMN]
+        self.others = [(n, f'"{n}"') for n in names if n not in _CONTEXT_COLUMN]
+
+    def update(self, values: dict[str, str], row: SubjectRow) -> None:
+        """Take the attributes `row` carries into `values` (the subject's, as of its instant)."""
+        for name, column in self.context:
+            value = row[column]
+            if value is not None and value != "":
+                values[name] = attribute_text(value)  # type: ignore[assignment]
         raw = row[8]
-        if others and raw and any(f'"{n}"' in raw for n in others):
+        if raw and self.others and any(key in raw for _, key in self.others):
             data = json.loads(raw)
-            for name in others:
+            for name, _ in self.others:
                 value = attribute_text(data.get(name))
                 if value is not None:
-                    changes.append((occurred, row[4], name, value))
-    return AttributeView.build(changes)
+                    values[name] = value
 
 
 class _Cycle:
-    __slots__ = ("start", "stop", "runs", "paused", "owner", "channel", "account")
+    """One cycle of a subject as the replay forms it; `values` are the attributes at its
+    decision instant (the start, or with `retarget` the stop or as-of)."""
 
-    def __init__(self, start: int, owner: str | None, channel: str | None,
-                 account: str | None) -> None:  # fmt: skip
+    __slots__ = ("start", "stop", "runs", "paused", "owner", "channel", "account", "values")
+
+    def __init__(self, start: int, row: SubjectRow) -> None:
         self.start = start
         self.stop: int | None = None
         self.runs: list[tuple[int, int, bool]] = []
         self.paused = False
-        self.owner, self.channel, self.account = owner, channel, account
+        self.owner, self.channel, self.account = row[5], row[6], row[7]
+        self.values: dict[str, str] = {}
 
 
-def _cycles(promise: Promise, rows: list[SubjectRow], as_of_us: int) -> list[_Cycle]:
-    """The subject's cycles, exactly as README "Promise semantics" forms them."""
+_RANK_THEN_ID = itemgetter(0, 1)
+
+
+def _cycles(
+    promise: Promise, rows: list[SubjectRow], as_of_us: int, reading: _Reading
+) -> list[_Cycle]:
+    """The subject's cycles, exactly as README "Promise semantics" forms them, each with the
+    attributes at its decision instant.
+
+    One pass over the subject's rows in time order. The rows of one instant are taken
+    together: first every attribute they carry (in id order, so the id sorting last wins),
+    then their roles in role order and, within one, in id order.
+    """
     roles = promise.roles
-    timeline = []
-    for row in rows:
-        role = roles.get(row[3])
-        if role is not None and row[2] <= as_of_us:
-            timeline.append((row[2], role.rank, row[4], role, row[5], row[6], row[7]))
-    timeline.sort(key=lambda e: (e[0], e[1], e[2]))
+    retarget, repeat = promise.retarget, promise.repeat
+    values: dict[str, str] = {}
     cycles: list[_Cycle] = []
     cur: _Cycle | None = None
     since = 0
-    for occurred, _rank, _id, role, owner, channel, account in timeline:
-        if cur is None:
+    i, n = 0, len(rows)
+    while i < n:
+        occurred = rows[i][2]
+        if occurred > as_of_us:
+            break
+        j = i + 1
+        while j < n and rows[j][2] == occurred:
+            j += 1
+        at_once = rows[i:j] if j - i == 1 else sorted(rows[i:j], key=_EVENT_ID)
+        i = j
+        for row in at_once:
+            reading.update(values, row)
+        happened = [(roles[r[3]].rank, r[4], roles[r[3]], r) for r in at_once if r[3] in roles]
+        if len(happened) > 1:
+            happened.sort(key=_RANK_THEN_ID)
+        for _rank, _id, role, row in happened:
+            if cur is None:
+                if role == Role.START:
+                    cur, since = _Cycle(occurred, row), occurred
+                    if not retarget:
+                        cur.values = dict(values)
+                continue
+            cur.owner = cur.owner if cur.owner is not None else row[5]
+            cur.channel = cur.channel if cur.channel is not None else row[6]
+            cur.account = cur.account if cur.account is not None else row[7]
             if role == Role.START:
-                cur, since = _Cycle(occurred, owner, channel, account), occurred
-            continue
-        cur.owner = cur.owner if cur.owner is not None else owner
-        cur.channel = cur.channel if cur.channel is not None else channel
-        cur.account = cur.account if cur.account is not None else account
-        if role == Role.START:
-            continue
-        if role == Role.RESUME:
-            if cur.paused:
-                cur.runs.append((since, occurred, False))
-                cur.paused, since = False, occurred
-            continue
-        if role == Role.PAUSE:
-            if not cur.paused:
-                cur.runs.append((since, occurred, True))
-                cur.paused, since = True, occurred
-            continue
-        cur.runs.append((since, occurred, not cur.paused))
-        cur.stop = occurred
-        cycles.append(cur)
-        cur = None
-        if promise.repeat and role == Role.STOP:
-            cur, since = _Cycle(occurred, owner, channel, account), occurred
+                continue
+            if role == Role.RESUME:
+                if cur.paused:
+                    cur.runs.append((since, occurred, False))
+                    cur.paused, since = False, occurred
+                continue
+            if role == Role.PAUSE:
+                if not cur.paused:
+                    cur.runs.append((since, occurred, True))
+                    cur.paused, since = True, occurred
+                continue
+            cur.runs.append((since, occurred, not cur.paused))
+            cur.stop = occurred
+            if retarget:
+                cur.values = dict(values)
+            cycles.append(cur)
+            cur = None
+            if repeat and role == Role.STOP:
+                cur, since = _Cycle(occurred, row), occurred
+                if not retarget:
+                    cur.values = dict(values)
     if cur is not None:
         cur.runs.append((since, as_of_us, not cur.paused))
+        if retarget:
+            cur.values = dict(values)
         cycles.append(cur)
     return cycles
 
@@ -142,16 +182,14 @@ def _subject(
     promise: Promise,
     rows: list[SubjectRow],
     as_of_us: int,
-    names: tuple[str, ...],
+    reading: _Reading,
     detail: bool,
 ) -> Iterator[Instance]:
-    cycles = _cycles(promise, rows, as_of_us)
-    if not cycles:
-        return
-    view = _attribute_view(rows, names, as_of_us)
+    rows.sort(key=_OCCURRED)  # already in time order from the store: a linear check
+    names = reading.names
     subject_type, subject_id = rows[0][0], rows[0][1]
-    for number, cycle in enumerate(cycles, start=1):
-        inst = _decide(promise, cycle, view, as_of_us, names, detail)
+    for number, cycle in enumerate(_cycles(promise, rows, as_of_us, reading), start=1):
+        inst = _decide(promise, cycle, as_of_us, names, detail)
         if inst is None:
             continue
         inst.subject_type, inst.subject_id, inst.cycle = subject_type, subject_id, number
@@ -161,7 +199,6 @@ def _subject(
 def _decide(
     promise: Promise,
     cycle: _Cycle,
-    view: AttributeView,
     as_of_us: int,
     names: tuple[str, ...],
     detail: bool,
@@ -169,7 +206,7 @@ def _decide(
     """The cycle as an instance of the promise, or None when it is not one."""
     at = cycle.start if not promise.retarget else (cycle.stop if cycle.stop is not None
                                                     else as_of_us)  # fmt: skip
-    view.at(at)
+    view = cycle.values
     if promise.when is not None and not promise.when.test(view):
         return None
     target: int | None = None
