@@ -16,7 +16,7 @@ from qmon.connectors.base import RecordChange
 from qmon.errors import InputError, Problem, StoreUnavailable
 from qmon.events import Event, event_to_row
 from qmon.promises.engine import general
-from qmon.promises.promise import Promise
+from qmon.promises.promise import Promise, Role
 from qmon.store.dberrors import describe
 from qmon.store.migrate import SchemaMismatch, ensure_current
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
@@ -570,15 +570,24 @@ class Store:
                                         subjects=subjects)  # fmt: skip
             return
         names = tuple(dict.fromkeys((*promise.attributes, *extra)))
-        filters: Iterable[tuple[str, list[Any]] | None] = (
-            [None] if subjects is None else subject_filters(self.dialect, subjects)
-        )
+        whole = subjects is None and subject_id is None
+        # The whole store: one kind of subject at a time, each read in index order.
+        parts: list[tuple[tuple[str, list[Any]] | None, str | None]] = (
+            [(where, None) for where in subject_filters(self.dialect, subjects)]
+            if subjects is not None
+            else [(None, kind) for kind in self._start_kinds(promise, as_of_us)]
+            if whole else [(None, None)]
+        )  # fmt: skip
         raw = self.engine.raw_connection()
         try:
-            for where in filters:
+            if self.dialect == "postgresql" and whole:
+                setting = raw.cursor()  # as in role_events: stream in index order, never sort
+                setting.execute("SET LOCAL enable_sort = off")
+                setting.close()
+            for where, kind in parts:
                 sql, params = subject_rows_query(self.dialect, promise, names, as_of_us,
-                                                 subject_id, where)  # fmt: skip
-                if self.dialect == "postgresql" and subjects is None and subject_id is None:
+                                                 subject_id, where, kind)  # fmt: skip
+                if self.dialect == "postgresql" and whole:
                     cur = raw.cursor(name="qmon_subject_rows")  # type: ignore[call-arg]
                     cur.itersize = chunk
                 else:
@@ -592,6 +601,16 @@ class Store:
         finally:
             raw.rollback()
             raw.close()
+
+    def _start_kinds(self, promise: Promise, as_of_us: int) -> list[str]:
+        """The kinds of subject (`subject_type`) that have a start event of `promise`."""
+        query = text(
+            "SELECT DISTINCT subject_type FROM events WHERE type IN :types"
+            " AND occurred_us <= :t ORDER BY subject_type"
+        ).bindparams(bindparam("types", expanding=True))
+        with self.engine.connect() as conn:
+            params = {"types": list(promise.types(Role.START)), "t": as_of_us}
+            return list(conn.execute(query, params).scalars())
 
     def role_events(
         self,

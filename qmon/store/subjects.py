@@ -20,6 +20,7 @@ def subject_rows_query(
     as_of_us: int,
     subject_id: str | None = None,
     subject_filter: tuple[str, list[Any]] | None = None,
+    subject_type: str | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL and parameters for the general path's rows (`qmon.promises.replay.SubjectRow`) of
     the kinds of subject that have a start event of `promise` up to `as_of_us`, each
@@ -34,15 +35,18 @@ def subject_rows_query(
     mark = "%s" if dialect == "postgresql" else "?"
     roles, starts = promise.types(), promise.types(Role.START)
     listed = lambda values: ", ".join(mark for _ in values)  # noqa: E731
-    # The kinds of subject that have the promise's starts: each subject's events are read in
-    # index order (ix_events_subject), and those of a subject without a start are skipped by
-    # the replay, which costs less than selecting the subjects first and sorting.
-    where = [
-        "e.subject_type IN (SELECT DISTINCT subject_type FROM events"
-        f" WHERE type IN ({listed(starts)}) AND occurred_us <= {mark})",
-        f"e.occurred_us <= {mark}",
-    ]
-    params: list[Any] = [*starts, as_of_us, as_of_us]
+    # One kind of subject at a time (`subject_type`, one that has the promise's starts): its
+    # events are read in index order (ix_events_subject), and those of a subject without a
+    # start are skipped by the replay, which costs less than selecting the subjects first
+    # and sorting. Without it, the kinds that have starts.
+    if subject_type is not None:
+        where, params = [f"e.subject_type = {mark}"], [subject_type]
+    else:
+        where = ["e.subject_type IN (SELECT DISTINCT subject_type FROM events"
+                 f" WHERE type IN ({listed(starts)}) AND occurred_us <= {mark})"]  # fmt: skip
+        params = [*starts, as_of_us]
+    where.append(f"e.occurred_us <= {mark}")
+    params.append(as_of_us)
     wanted = [f"e.type IN ({listed(roles)})"]
     params += roles
     wanted += [f"e.{n} IS NOT NULL" for n in names if n in CONTEXT_ATTRIBUTES]
