@@ -38,10 +38,12 @@ def subject_rows_query(
     # One kind of subject at a time (`subject_type`, one that has the promise's starts): its
     # events are read in index order (ix_events_subject), and those of a subject without a
     # start are skipped by the replay, which costs less than selecting the subjects first
-    # and sorting. Without it, the kinds that have starts.
+    # and sorting. A subject named (`subject_id`, `subject_filter`) needs no kind.
+    where: list[str] = []
+    params: list[Any] = []
     if subject_type is not None:
         where, params = [f"e.subject_type = {mark}"], [subject_type]
-    else:
+    elif subject_id is None and subject_filter is None:
         where = ["e.subject_type IN (SELECT DISTINCT subject_type FROM events"
                  f" WHERE type IN ({listed(starts)}) AND occurred_us <= {mark})"]  # fmt: skip
         params = [*starts, as_of_us]
