@@ -505,3 +505,53 @@ def test_stale_promises_follows_the_staleness_rule_and_reads_no_events_when_fres
         assert stale == {"callback-2h": ["hubspot"], "reply-4h": ["hubspot", "salesforce"]}
     finally:
         store.close()
+
+
+def test_alerts_use_each_instances_own_allowance_and_deadline(tmp_path, database_url, slack):
+    """A target per priority and a date from the record: the message says the clock against
+    what was promised to that record, with its own deadline, and a deal without a date is
+    not alerted (not evaluated, never broken)."""
+    path = tmp_path / "qmon.yaml"
+    path.write_text(
+        f"""version: 1
+database: {database_url}
+language: en
+promises:
+  - id: quote
+    title: Quote per priority
+    phase: sales
+    start: quote.requested
+    stop: quote.sent
+    warn_at: 50%
+    targets:
+      - {{when: {{priority: urgent}}, within: 4h}}
+      - {{within: 24h}}
+  - id: on-date
+    title: Delivered on the promised date
+    phase: sales
+    start: order.confirmed
+    stop: order.delivered
+    deadline: {{attribute: promised_date}}
+notify:
+  slack:
+    token: ${{SLACK_BOT_TOKEN}}
+    channel: "#kwaliteit"
+    base_url: {slack.base_url}
+"""
+    )
+    store = Store.open(database_url)
+    quote = ev("D-1", -6)
+    quote.attributes = {"priority": "urgent"}  # 6 h of 4: broken; of 24 h it would be fine
+    order = Event("crm", "O-1/confirmed", at(-48), "order.confirmed", "order", "O-1",
+                  attributes={"promised_date": iso(-1)})  # fmt: skip
+    undated = Event("crm", "O-2/confirmed", at(-48), "order.confirmed", "order", "O-2")
+    store.ingest([quote, ev("D-2", -6), order, undated])
+    store.close()
+    result = check(path, slack)
+    assert result.exit_code == 0, result.output
+    texts = slack.texts("kwaliteit")
+    assert len(texts) == 2, texts  # D-2 (24 h) is fine, O-2 (no date) is not evaluated
+    assert any("deal D-1" in t for t in texts) and any("order O-1" in t for t in texts)
+    blocks = " ".join(str(m.blocks) for m in slack.messages("kwaliteit"))
+    assert "6h 00m of 4h 00m" in blocks  # the urgent target, not the default 24 h
+    assert "2d 0h 00m of 1d 23h 00m" in blocks  # the order: 48 h of the 47 h to its date
