@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from qmon.promises.compliance import Tally, objective_met
 from qmon.promises.engine import Instance
-from qmon.reports.audit import AuditResult
 from qmon.textsafe import csv_cell, terminal_text
 from qmon.timeutil import iso_z
+
+if TYPE_CHECKING:
+    from qmon.reports.audit import AuditResult
 
 
 def _ratio(value: float | None) -> float | None:
@@ -114,6 +116,7 @@ def render_csv(result: AuditResult, with_instances: bool) -> str:
         "breached",
         "open",
         "at_risk",
+        "not_evaluated",
         "compliance",
         "objective",
     ]
@@ -127,6 +130,7 @@ def render_csv(result: AuditResult, with_instances: bool) -> str:
             "breached": t.breached,
             "open": t.open,
             "at_risk": t.at_risk,
+            "not_evaluated": t.not_evaluated,
             "compliance": _ratio(t.compliance),
             **kw,
         }
@@ -195,7 +199,7 @@ def print_tables(
         t.add_column(col, justify="left" if col in ("promise", "phase") else "right")
     for p, tally in result.promises:
         t.add_row(
-            f"{safe(p.id)}\n[dim]{safe(p.title)}[/]",
+            safe(p.id) + (f"\n[dim]{safe(p.title)}[/]" if p.title != p.id else ""),
             safe(p.phase),
             str(tally.met),
             str(tally.breached),

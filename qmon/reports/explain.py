@@ -150,7 +150,8 @@ def print_explanation(
     safe = terminal_text
     clock = safe(promise.calendar_name or "round the clock")
     console.print(
-        f"[bold]{safe(promise.id)}[/] — {safe(promise.title)}: "
+        f"[bold]{safe(promise.id)}[/]"
+        + (f" — {safe(promise.title)}" if promise.title != promise.id else "") + ": "
         f"{safe(promise.describe_allowance())} ({clock}); times in {tz.key}"
     )
     if not explanations:
