@@ -17,7 +17,6 @@ from qmon.cli.common import (
     handle_errors,
     open_store,
 )
-from qmon.reports.actions import EFFECT_WEEKS, KINDS, add, list_actions
 from qmon.textsafe import terminal_text
 from qmon.timeutil import now_us
 
@@ -39,6 +38,8 @@ def add_action(
 ) -> None:
     """Log an action. Example: qmon actions add quote-24h "Quote template in the CRM" --kind
     corrective --date 2026-11-02"""
+    from qmon.reports.actions import KINDS, add
+
     config = config_of(ctx)
     check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
     check_names("--kind", [kind], KINDS, "kind")
@@ -66,6 +67,8 @@ def list_command(
 ) -> None:
     """List actions, with each corrective action's effect: compliance of its promise in the
     weeks before against the weeks after it."""
+    from qmon.reports.actions import EFFECT_WEEKS, list_actions
+
     config = config_of(ctx)
     store = open_store(config)
     try:

@@ -6,6 +6,7 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -19,13 +20,11 @@ from qmon.cli.common import (
     parse_date_option,
     parse_instant_option,
 )
-from qmon.config import QmonConfig, load_config
 from qmon.exit_codes import ExitCode
-from qmon.promises.compliance import objective_met
-from qmon.reports.audit import AuditQuery, run_audit
-from qmon.reports.audit_format import print_tables, render_csv, render_json
-from qmon.reports.compare import compare_document, print_comparison
-from qmon.reports.explain import explain_document, explain_subject, print_explanation
+
+if TYPE_CHECKING:
+    from qmon.config import QmonConfig
+    from qmon.reports.audit import AuditQuery
 
 
 class Format(StrEnum):
@@ -87,6 +86,12 @@ def audit(
 
         qmon audit --compare-with config/proposal.yaml
     """
+    from qmon.config import load_config
+    from qmon.promises.compliance import objective_met
+    from qmon.reports.audit import run_audit
+    from qmon.reports.audit_format import print_tables, render_csv, render_json
+    from qmon.reports.compare import compare_document, print_comparison
+
     config = config_of(ctx)
     query = _query(config, as_of, date_from, date_to, promise, phase, by, instances)
     store = open_store(config)
@@ -123,6 +128,8 @@ def _query(
     by: str | None,
     instances: bool,
 ) -> AuditQuery:
+    from qmon.reports.audit import AuditQuery
+
     check_names("--promise", promise, [p.id for p in config.promises], "promise")
     check_names("--phase", phase, list(config.phases), "phase")
     tz = config.timezone
@@ -161,6 +168,8 @@ def explain(
 ) -> None:
     """Why was it late? Each instance of one subject, its clock segment by segment
     (running, paused, outside hours, holiday, closed) and its deadline."""
+    from qmon.reports.explain import explain_document, explain_subject, print_explanation
+
     config = config_of(ctx)
     check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
     promise = config.promise(promise_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from qmon.alerts.check import run_check
 from qmon.cli.common import (
     config_of,
     console,
@@ -50,6 +49,8 @@ def check(
     Exit codes: 0 ok; 2 bad config or option; 3 some alerts could not be delivered (they
     stay queued).
     """
+    from qmon.alerts.check import run_check
+
     config = config_of(ctx)
     as_of_us = parse_instant_option("--as-of", as_of, config.timezone)
     store = open_store(config)

@@ -1,5 +1,10 @@
 """What every command shares: the config path, opening config and store, and turning
-qmon's errors into messages and documented exit codes."""
+qmon's errors into messages and documented exit codes.
+
+Every command module is imported to build `qmon --help`, so this one and they import only
+what is cheap (typer, rich, the standard library): the config loader, the store and the
+reports are imported inside the functions that use them (tests/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 
-from qmon.config import QmonConfig, load_config
-from qmon.config.spec import did_you_mean
 from qmon.errors import InputError, Problem, QmonError
 from qmon.exit_codes import ExitCode
-from qmon.store import Store
-from qmon.store.dberrors import describe, is_database_error
 from qmon.timeutil import now_us, to_us
+
+if TYPE_CHECKING:
+    from qmon.config import QmonConfig
+    from qmon.store import Store
 
 DEFAULT_CONFIG = "config/qmon.yaml"
 
@@ -49,10 +54,14 @@ def state(ctx: typer.Context) -> AppState:
 
 
 def config_of(ctx: typer.Context) -> QmonConfig:
+    from qmon.config import load_config
+
     return load_config(state(ctx).config_path)
 
 
 def open_store(config: QmonConfig) -> Store:
+    from qmon.store import Store
+
     return Store.open(config.database_url)
 
 
@@ -67,6 +76,8 @@ def handle_errors(func: F) -> F:
             err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except Exception as exc:
+            from qmon.store.dberrors import describe, is_database_error
+
             if not is_database_error(exc):
                 raise
             # A store that failed after it was opened (damaged pages, a lock held beyond the
@@ -89,6 +100,8 @@ def check_names(
     option: str, given: list[str], known: list[str] | tuple[str, ...], what: str
 ) -> None:
     """Every name in `given` is one of `known`, or an InputError listing each that is not."""
+    from qmon.config.spec import did_you_mean
+
     problems = [
         Problem(
             option,

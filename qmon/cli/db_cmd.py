@@ -6,7 +6,6 @@ import typer
 
 from qmon.cli.common import config_of, console, handle_errors
 from qmon.exit_codes import ExitCode
-from qmon.store import Store, migrate
 
 app = typer.Typer(
     help="The store's schema: upgrade it to this qmon's version, or show where it stands.",
@@ -29,6 +28,8 @@ def upgrade(ctx: typer.Context) -> None:
     Exit codes: 0 upgraded or already current; 3 the store could not be reached, or its
     schema is newer than this qmon.
     """
+    from qmon.store import Store, migrate
+
     store = Store.open(config_of(ctx).database_url, check_schema=False)
     try:
         with store.engine.connect() as conn:
@@ -54,6 +55,8 @@ def current(ctx: typer.Context) -> None:
     Exit codes: 0 current (or an empty store, which qmon creates at first use); 3 the store
     needs `qmon db upgrade`, its schema is newer than this qmon, or it could not be reached.
     """
+    from qmon.store import Store, migrate
+
     store = Store.open(config_of(ctx).database_url, check_schema=False)
     try:
         with store.engine.connect() as conn:

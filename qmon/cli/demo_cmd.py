@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from qmon.cli.common import console, handle_errors
-from qmon.config import load_config
-from qmon.demo.generator import write_demo
-from qmon.ingest import import_files
-from qmon.reports import actions
-from qmon.reports.audit import AuditQuery, run_audit
-from qmon.reports.audit_format import print_tables
-from qmon.reports.weekly import last_complete_week
-from qmon.reports.weekly.delivery import make
-from qmon.store import Store
 from qmon.timeutil import to_us
+
+if TYPE_CHECKING:
+    from qmon.store import Store
 
 MARKER = ".qmon-demo"
 
@@ -30,6 +25,15 @@ def demo(
 ) -> None:
     """Write a demo config and six months of realistic CRM activity, import it into SQLite
     and show the audit. Everything lands in --dir; your own config is not touched."""
+    from qmon.config import load_config
+    from qmon.demo.generator import write_demo
+    from qmon.ingest import import_files
+    from qmon.reports.audit import AuditQuery, run_audit
+    from qmon.reports.audit_format import print_tables
+    from qmon.reports.weekly import last_complete_week
+    from qmon.reports.weekly.delivery import make
+    from qmon.store import Store
+
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()) and not (directory / MARKER).exists():
         raise typer.BadParameter(
@@ -91,6 +95,8 @@ def demo(
 def _log_demo_action(store: Store, end: datetime, months: int) -> None:
     """The demo company's Quality Manager acted on slow quotes halfway the history, so the
     report's "actions and their effect" has something to show."""
+    from qmon.reports import actions
+
     day = end.date() - timedelta(weeks=min(10, months * 2))
     actions.add(store, "quote-24h", "corrective",
                 "Offertesjablonen in het CRM en dagelijkse controle op openstaande aanvragen",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -10,8 +11,10 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from qmon.cli.common import bad_argument, config_of, console, err_console, handle_errors, open_store
 from qmon.errors import InputError
 from qmon.exit_codes import ExitCode
-from qmon.ingest import ImportSummary, import_files
 from qmon.timeutil import zone
+
+if TYPE_CHECKING:
+    from qmon.ingest import ImportSummary
 
 #: Files smaller than this import too fast for a progress bar to help.
 PROGRESS_FROM_BYTES = 2_000_000
@@ -45,6 +48,8 @@ def import_events(
 
     Example: qmon import exports/cases-2026-11.csv --source zendesk
     """
+    from qmon.ingest import import_files
+
     tz = None
     if assume_timezone:
         try:

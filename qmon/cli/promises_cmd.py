@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from qmon.cli.common import config_of, console, handle_errors, state
-from qmon.promises.promise import Role
 from qmon.textsafe import terminal_text
 
 app = typer.Typer(
@@ -32,6 +31,8 @@ def validate(ctx: typer.Context) -> None:
 @handle_errors
 def list_promises(ctx: typer.Context) -> None:
     """Show every promise: phase, start and stop events, allowed time, calendar, objective."""
+    from qmon.promises.promise import Role
+
     config = config_of(ctx)
     table = Table(title=f"Promises in {state(ctx).config_path}", title_justify="left")
     for col in (

@@ -14,8 +14,6 @@ from qmon.cli.common import (
     open_store,
     parse_instant_option,
 )
-from qmon.reports.weekly import IsoWeek, last_complete_week
-from qmon.reports.weekly.delivery import mail, make
 
 app = typer.Typer(help="Reports for the Quality Manager.", no_args_is_help=True)
 
@@ -52,6 +50,9 @@ def weekly(
     Exit codes: 0 done; 2 bad option, or --send without notify.email; 3 the SMTP server
     could not be reached or refused the report.
     """
+    from qmon.reports.weekly import IsoWeek, last_complete_week
+    from qmon.reports.weekly.delivery import mail, make
+
     config = config_of(ctx)
     tz = config.timezone
     as_of_us = parse_instant_option("--as-of", as_of, tz)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from qmon.agent import job_names, run_agent
 from qmon.cli.common import bad_argument, config_of, handle_errors, open_store
 from qmon.ops import logs
 
@@ -34,6 +33,8 @@ def run(
     (a second one exits with code 3). Run it under systemd or a container orchestrator with
     a restart policy (docs/deployment.md); `qmon db upgrade` first after an upgrade of qmon.
     """
+    from qmon.agent import job_names, run_agent
+
     logs.verbose(verbose)
     config = config_of(ctx)
     store = open_store(config)

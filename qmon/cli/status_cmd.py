@@ -7,7 +7,6 @@ import json
 import typer
 
 from qmon.cli.common import Output, config_of, console, handle_errors, open_store
-from qmon.reports.status import collect
 from qmon.textsafe import terminal_text
 from qmon.timeutil import now_us
 
@@ -24,6 +23,8 @@ def status(
 
     Example: qmon status --format json
     """
+    from qmon.reports.status import collect
+
     config = config_of(ctx)
     store = open_store(config)
     try:

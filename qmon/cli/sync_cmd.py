@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -15,11 +17,12 @@ from qmon.cli.common import (
     open_store,
     parse_date_option,
 )
-from qmon.config import QmonConfig
-from qmon.connectors.base import SyncError
 from qmon.exit_codes import ExitCode
 from qmon.ops import logs
-from qmon.sync import SourceReport, SyncReport, run_sync
+
+if TYPE_CHECKING:
+    from qmon.config import QmonConfig
+    from qmon.sync import SourceReport, SyncReport
 
 app = typer.Typer(help="The CRM sources in the config: check them.", no_args_is_help=True)
 
@@ -87,6 +90,8 @@ def sync(
 
     Example: qmon sync --source hubspot --since 2026-01-01
     """
+    from qmon.sync import run_sync
+
     config = config_of(ctx)
     names = _selected(config, source)
     since_us = parse_date_option("--since", since, config.timezone)
@@ -161,6 +166,8 @@ def check(
     """Verify each source's credentials and permissions: which objects and fields qmon can
     read, and in words what is missing. Exit 0 when everything needed is readable, 3 if not.
     """
+    from qmon.connectors.base import SyncError
+
     config = config_of(ctx)
     failed = False
     for name in _selected(config, source):

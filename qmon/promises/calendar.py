@@ -13,8 +13,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from holidays import country_holidays
-
 from qmon.timeutil import iso_z, local_date, to_us
 
 SegmentKind = Literal["open", "outside hours", "holiday", "closed"]
@@ -329,6 +327,8 @@ class BusinessCalendar:
     def _holidays_of(self, year: int) -> dict[date, str]:
         """Holiday names of all codes in a year, cached as the package is slow to ask."""
         if year not in self._holiday_names:
+            from holidays import country_holidays
+
             names: dict[date, list[str]] = {}
             for country, subdiv in self._regions:
                 for day, name in country_holidays(
@@ -387,8 +387,14 @@ def _check_hours(hours: WeeklyHours) -> None:
 
 
 def _region(code: str) -> tuple[str, str | None]:
-    """A holiday code ("NL", "DE-BY") as country and subdivision, checked with the package."""
+    """A holiday code ("NL", "DE-BY") as country and subdivision, checked with the package
+    (a country alone by its registry, which does not import every country's module)."""
+    from holidays import country_holidays
+    from holidays.registry import EntityLoader
+
     country, _, subdiv = code.partition("-")
+    if not subdiv and country in EntityLoader.get_country_codes():
+        return country, None
     try:
         country_holidays(country, subdiv=subdiv or None)
     except NotImplementedError as error:
