@@ -6,7 +6,6 @@ import json
 from datetime import date, datetime
 
 import typer
-from rich.table import Table
 
 from qmon.cli.common import (
     Output,
@@ -17,6 +16,7 @@ from qmon.cli.common import (
     handle_errors,
     open_store,
 )
+from qmon.reports.tables import column, table
 from qmon.textsafe import terminal_text
 from qmon.timeutil import now_us
 
@@ -64,6 +64,9 @@ def add_action(
 def list_command(
     ctx: typer.Context,
     output: Output = typer.Option(Output.table, "--format", help="table or json."),
+    wide: bool = typer.Option(
+        False, "--wide", help="Descriptions in the table (wider than 80 columns)."
+    ),
 ) -> None:
     """List actions, with each corrective action's effect: compliance of its promise in the
     weeks before against the weeks after it."""
@@ -81,14 +84,19 @@ def list_command(
                  "compliance_after": _round(a.after)} for a in actions]  # fmt: skip
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"actions (effect: {EFFECT_WEEKS} weeks before → after)")
-    for column in ("id", "date", "promise", "kind", "description", "before", "after"):
-        table.add_column(column)
+    shown = table(f"actions (effect: {EFFECT_WEEKS} weeks before → after)")
+    for name in ("id", "date", "promise", "kind", *(("description",) if wide else ())):
+        column(shown, name, number=name == "id", wraps=name == "description")
+    for name in ("before", "after"):
+        column(shown, name, number=True)
     for a in actions:
-        table.add_row(str(a.id), a.day.isoformat(), terminal_text(a.promise_id), a.kind,
-                      terminal_text(a.description), _percent(a.before),
+        shown.add_row(str(a.id), a.day.isoformat(), terminal_text(a.promise_id), a.kind,
+                      *((terminal_text(a.description),) if wide else ()), _percent(a.before),
                       _percent(a.after))  # fmt: skip
-    console.print(table)
+    console.print(shown)
+    if not wide:  # each description on lines of its own, under the table
+        for a in actions:
+            console.print(f"{a.id}: {terminal_text(a.description)}", highlight=False)
 
 
 def _round(value: float | None) -> float | None:

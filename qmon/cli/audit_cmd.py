@@ -75,6 +75,10 @@ def audit(
     fail_on_miss: bool = typer.Option(
         False, "--fail-on-miss", help="Exit with code 1 when a promise misses its objective."
     ),
+    wide: bool = typer.Option(
+        False, "--wide", help="Tables with each promise's phase and title (wider than 80 "
+        "columns)."
+    ),
 ) -> None:
     """How did we do? Compliance per phase and promise, over any period, as of any instant.
 
@@ -113,7 +117,7 @@ def audit(
     elif fmt == Format.csv:
         sys.stdout.write(render_csv(result, instances))
     else:
-        print_tables(result, console, config.phases, instances)
+        print_tables(result, console, config.phases, instances, wide)
     if fail_on_miss and any(objective_met(t, p.objective) is False for p, t in result.promises):
         raise typer.Exit(int(ExitCode.OBJECTIVE_MISSED))
 

@@ -62,11 +62,11 @@ def check(
     for alert in report.found:
         i = alert.instance
         subject = terminal_text(f"{i.subject_type} {i.subject_id}")
-        console.print(
-            f"{verb}: {alert.kind:8} {terminal_text(i.promise_id)}  {subject}  "
-            f"started {from_us(i.started_us).isoformat()}",
-            highlight=False,
-        )
+        line = f"{verb}: {alert.kind:8} {terminal_text(i.promise_id)}  {subject}"
+        started = f"started {from_us(i.started_us).isoformat()}"
+        # On a narrow terminal the start goes on a line of its own rather than being wrapped.
+        wrap = len(line) + 2 + len(started) > console.width
+        console.print(line + ("\n    " if wrap else "  ") + started, highlight=False)
     for notice in report.notices:
         console.print(f"new alert: {terminal_text(notice)}", highlight=False)
     if not dry_run:

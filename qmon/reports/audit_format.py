@@ -8,10 +8,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from qmon.promises.compliance import Tally, objective_met
 from qmon.promises.engine import Instance
+from qmon.reports.tables import column, table
 from qmon.textsafe import csv_cell, terminal_text
 from qmon.timeutil import iso_z
 
@@ -158,18 +158,25 @@ def _verdict(t: Tally, objective: float | None) -> str:
 
 
 def print_tables(
-    result: AuditResult, console: Console, phase_order: tuple[str, ...], with_instances: bool
+    result: AuditResult,
+    console: Console,
+    phase_order: tuple[str, ...],
+    with_instances: bool,
+    wide: bool = False,
 ) -> None:
     """Readable tables: per phase (journey order), per promise, the breakdown, instances.
-    Config and CRM values go through `terminal_text` (no control characters, no markup)."""
+    Config and CRM values go through `terminal_text` (no control characters, no markup).
+
+    Per promise, ids only under a heading per phase, so that the table fits 80 columns;
+    `wide` adds a phase column and each promise's title under its id."""
     safe = terminal_text
     phases = dict(result.phases)
     # Instances without an allowance (a promised date missing) have a column when there are.
     unknown = any(t.not_evaluated for _, t in result.promises)
-    more = ("not evaluated",) if unknown else ()
-    t = Table(title="Compliance per phase", title_justify="left")
-    for col in ("phase", "met", "breached", "open", "at risk", *more, "compliance"):
-        t.add_column(col, justify="left" if col == "phase" else "right")
+    more = ("not\nevaluated",) if unknown else ()
+    t = table("Compliance per phase")
+    for col in ("phase", "met", "breached", "open", "at\nrisk", *more, "compliance"):
+        column(t, col, number=col != "phase")
     for name in phase_order:
         if name in phases:
             tally = phases[name]
@@ -184,23 +191,24 @@ def print_tables(
             )
     console.print(t)
 
-    t = Table(title="Compliance per promise", title_justify="left")
-    for col in (
-        "promise",
-        "phase",
-        "met",
-        "breached",
-        "open",
-        "at risk",
-        *more,
-        "compliance",
-        "objective",
-    ):
-        t.add_column(col, justify="left" if col in ("promise", "phase") else "right")
-    for p, tally in result.promises:
+    t = table("Compliance per promise")
+    column(t, "promise", wraps=wide)
+    if wide:
+        column(t, "phase")
+    for col in ("met", "breached", "open", "at\nrisk", *more, "compliance", "objective"):
+        column(t, col, number=True)
+    rows = result.promises
+    if not wide:
+        order = {name: i for i, name in enumerate(phase_order)}
+        rows = sorted(rows, key=lambda pt: order.get(pt[0].phase, len(order)))
+    heading = None
+    for p, tally in rows:
+        if not wide and p.phase != heading:
+            heading = p.phase
+            t.add_row(f"[bold]{safe(p.phase)}[/]")
         t.add_row(
-            safe(p.id) + (f"\n[dim]{safe(p.title)}[/]" if p.title != p.id else ""),
-            safe(p.phase),
+            safe(p.id) + (f"\n[dim]{safe(p.title)}[/]" if wide and p.title != p.id else ""),
+            *((safe(p.phase),) if wide else ()),
             str(tally.met),
             str(tally.breached),
             str(tally.open),
@@ -214,9 +222,10 @@ def print_tables(
     if result.by is not None:
         per_target = result.by == "target"  # target numbers mean something per promise only
         scope = "per promise" if per_target else "all audited promises"
-        t = Table(title=f"Per {safe(result.by)} ({scope})", title_justify="left")
-        for col in (result.by, "met", "breached", "open", "compliance"):
-            t.add_column(col, justify="left" if col == result.by else "right")
+        t = table(f"Per {safe(result.by)} ({scope})")
+        column(t, safe(result.by), wraps=True)
+        for col in ("met", "breached", "open", "compliance"):
+            column(t, col, number=True)
         titles = {p.id: p for p, _ in result.promises}
         rows = [(k, v) for k, v in result.breakdown.items() if (k[0] is not None) == per_target]
         if not per_target:
@@ -238,9 +247,9 @@ def print_tables(
         console.print(t)
 
     if with_instances:
-        t = Table(title="Instances", title_justify="left")
+        t = table("Instances")
         for col in ("promise", "subject", "started", "stopped", "elapsed", "status"):
-            t.add_column(col)
+            column(t, col, wraps=col in ("subject", "status"))
         for inst in result.instances:
             status = inst.status + (" (at risk)" if inst.at_risk else "")
             t.add_row(
