@@ -308,3 +308,24 @@ def test_actions_of_the_twelve_weeks_show_with_their_effect(demo: Path):
         f"4 weeks before {percent(effect.before)}, after {percent(effect.after)}"
     ) in report
     assert "Te oud voor dit rapport" not in report
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+def test_no_chart_text_overlaps_another(tmp_path: Path, language: str):
+    """Titles, legends and labels of every promise's chart stand apart once drawn (the
+    "time to fulfil" legend used to sit on its title)."""
+    from qmon.reports.weekly.charts import overlapping_texts, promise_figure
+    from qmon.reports.weekly.words import Words
+
+    files = write_demo(tmp_path / "demo", end=END, months=4)
+    config = load_config(files.config_path, environ={})
+    store = Store.open(config.database_url)
+    try:
+        store.ingest(generate_events(end=END, months=4))
+        figures = build(config, store, IsoWeek.parse("2026-W47"), to_us(END))
+    finally:
+        store.close()
+    labels = [f"W{w.week:02d}" for w in figures.weeks]
+    for item in figures.promises:
+        fig = promise_figure(item, labels, Words(language))
+        assert overlapping_texts(fig) == [], item.promise.id

@@ -13,6 +13,7 @@ import io
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
+from matplotlib.text import Text
 
 from qmon.promises.compliance import Tally
 from qmon.promises.conditions import Duration as ClockDuration
@@ -80,7 +81,13 @@ def phase_trends(phases: list[PhaseWeekly], labels: list[str], words: Words) -> 
 def promise_trend(item: PromiseWeekly, labels: list[str], words: Words) -> Chart:
     """Compliance with the objective line (left), time to fulfil with what was promised
     (right): twelve weeks of one promise."""
-    fig = Figure(figsize=(7.2, 1.9), dpi=DPI)
+    fig = promise_figure(item, labels, words)
+    return Chart(f"promise-{item.promise.id}", _png(fig), f"{item.promise.title}")
+
+
+def promise_figure(item: PromiseWeekly, labels: list[str], words: Words) -> Figure:
+    """The figure of `promise_trend`, for tests of its layout (`overlapping_texts`)."""
+    fig = Figure(figsize=(7.2, 2.2), dpi=DPI)
     left, right = fig.subplots(1, 2)
     left.plot(labels, _percentages(item.weeks), marker="o", markersize=3, color=BLUE)
     if item.promise.objective is not None:
@@ -99,17 +106,29 @@ def promise_trend(item: PromiseWeekly, labels: list[str], words: Words) -> Chart
     right.legend(
         fontsize=7,
         frameon=False,
-        loc="lower right",
-        bbox_to_anchor=(1, 1),
+        loc="upper right",
+        bbox_to_anchor=(1, -0.16),
         ncols=2,
         borderaxespad=0,
-    )  # above the plot, beside the title: never over the lines
+    )  # under the week labels: never over the lines, never on the title
     for ax in (left, right):
         ax.tick_params(labelsize=7)
         for tick in ax.get_xticklabels()[:-1:2]:
             tick.set_visible(False)
-    fig.tight_layout()
-    return Chart(f"promise-{item.promise.id}", _png(fig), f"{item.promise.title}")
+    fig.tight_layout(w_pad=2.5)  # room between the panels' week labels
+    return fig
+
+
+def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible texts (titles, tick labels, legend entries) whose boxes overlap once
+    drawn: a check of a chart's layout."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for i, (a, box) in enumerate(boxes) for b, other in boxes[i + 1:]
+            if box.overlaps(other)]  # fmt: skip
 
 
 def voice(weeks: list[VoiceWeek], overall: list[Tally], labels: list[str],
