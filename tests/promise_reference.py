@@ -345,7 +345,7 @@ def decide(promise, clock, date_tz, warn, history, cyc, as_of_us) -> dict | None
         allowed = allowance(promise["targets"][target], clock, start)
     else:
         allowed = allowance(promise, clock, start)
-    if promised is not None and promised < start:
+    if promised is not None and allowed <= 0:  # the last open moment before the promise
         deadline = clock.last_open_at_or_before(promised)
     else:
         deadline = deadline_of(clock, cyc["runs"], allowed, end)

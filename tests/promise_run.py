@@ -64,12 +64,15 @@ def config(*promises: dict, database: str = "sqlite:///qmon.db") -> dict:
     }
 
 
+FIELDS = ("promise", "subject_id", "started_at", "stopped_at", "elapsed_seconds", "status",
+          "at_risk", "allowed_seconds", "deadline", "target")
+
+
 def comparable(instances: list[dict]) -> list[dict]:
     """Instances as the tables compare them: seconds rounded, only whether a reason is given."""
     out = []
     for i in sorted(instances, key=instance_key):
-        row = {k: i[k] for k in ("subject_id", "started_at", "stopped_at", "elapsed_seconds",
-                                 "status", "at_risk", "allowed_seconds", "deadline", "target")}
+        row = {k: i[k] for k in FIELDS}
         row["elapsed_seconds"] = round(row["elapsed_seconds"])
         if row["allowed_seconds"] is not None:
             row["allowed_seconds"] = round(row["allowed_seconds"])
