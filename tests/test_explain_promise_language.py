@@ -107,3 +107,20 @@ def test_a_promised_date_and_an_unparseable_one(project: Path):
     assert "not evaluated: unparseable promised_date: '2026/11/30'" in text
     assert "of no allowance" in text
 
+
+
+def test_audit_by_target_and_by_an_attribute(project: Path):
+    """--by target counts per entry of a promise's targets (no rows over all promises: the
+    numbers mean something per promise); --by priority reads the value at each instance's
+    decision instant, trimmed and case-folded."""
+    result = qmon("--config", project, "audit", "--as-of", AS_OF, "--promise", "reply",
+                  "--by", "target", "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["breakdown"]["rows"]
+    assert [(r["promise"], r["target"], r["breached"]) for r in rows] == [("reply", 0, 1)]
+    result = qmon("--config", project, "audit", "--as-of", AS_OF, "--promise", "reply",
+                  "--by", "priority", "--format", "json")  # fmt: skip
+    rows = json.loads(result.stdout)["breakdown"]["rows"]
+    assert {(r["promise"], r["priority"]) for r in rows} == {(None, "urgent"), ("reply", "urgent")}
+    bad = qmon("--config", project, "audit", "--by", "prio rity")
+    assert bad.exit_code == 2 and "--by" in bad.output
