@@ -250,6 +250,11 @@ def run_agent(
                 if on_job:
                     on_job(job.name, exc.result)
                 return
+            except QmonError as exc:  # said in words (an SMTP refusal...): one line will do
+                log.warning("%s failed: %s", job.name, exc)
+                if metrics:
+                    metrics.job_finished(job.name, time.monotonic() - started, False)
+                return
             except Exception:  # a failed job is logged; its next run tries again
                 log.exception("%s failed", job.name)
                 if metrics:

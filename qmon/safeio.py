@@ -9,10 +9,12 @@ is an `OSError` whose `strerror` says what is wrong, so the callers' existing
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import stat
+import tempfile
 from typing import BinaryIO
 
 #: A config of a few hundred promises is tens of kB; YAML is slow to parse past this size.
@@ -95,3 +97,28 @@ __all__ = [
     "read_secret_file",
     "size_text",
 ]
+
+
+def write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` (UTF-8) to `path` whole or not at all: into a temporary file beside it,
+    flushed to disk, then renamed over it. A full disk or a write that fails half-way leaves
+    `path` as it was (absent, or its old content), never a truncated file.
+
+    Raises:
+        OSError: the file could not be written; the temporary file is gone again.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(target) or "."
+    handle, temporary = tempfile.mkstemp(
+        dir=folder, prefix=f".{os.path.basename(target)}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(text.encode("utf-8"))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -86,3 +86,27 @@ def terminal_text(value: object, *, markup: bool = True, newlines: bool = False)
     text = _ANSI.sub(REPLACEMENT, str(value))
     text = (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(REPLACEMENT, text)
     return rich_escape(text) if markup else text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def stored_text_problem(value: str) -> str:
+    """Why a CRM value cannot be stored as text, or "" when it can: a NUL character (which
+    PostgreSQL's text cannot hold) or a lone surrogate (half of a UTF-16 pair, which is no
+    character and cannot be written as UTF-8: a JSON escape like `\\ud800`)."""
+    if "\x00" in value:
+        return "holds a NUL character (U+0000), which is not text"
+    if not value.isascii() and (found := _SURROGATE.search(value)):
+        return f"holds a lone surrogate (U+{ord(found.group()):04X}), which is not text"
+    return ""
+
+
+def stored_text(value: str) -> str:
+    """A CRM value as any store can hold it, the same on SQLite and PostgreSQL: NUL
+    characters removed, lone surrogates replaced by U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        value = _SURROGATE.sub(REPLACEMENT, value)
+    return value

@@ -26,6 +26,47 @@ def from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+#: The instants qmon stores: events, action days and purge dates from 1900-01-01 up to the
+#: end of 2999, in UTC. Far wider than any CRM's history, and narrow enough that an instant
+#: plus the longest duration (`MAX_DURATION_US`) still is a date in every time zone.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+FIRST_US = (datetime(FIRST_YEAR, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+END_US = (datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+SUPPORTED_RANGE = f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31, UTC"
+#: The longest duration a promise may give (`within`, a target): 100 years of 365 days.
+MAX_DURATION_US = 36_500 * 86_400 * US_PER_SECOND
+
+
+def instant_problem(us: int, written: str | None = None) -> str:
+    """What is wrong with an instant that is to be stored, or "" when it is in range;
+    `written` is how the input gave it, quoted in the message."""
+    if FIRST_US <= us < END_US:
+        return ""
+    shown = repr(written) if written is not None else _shown(us)
+    return f"{shown} is outside the instants qmon stores ({SUPPORTED_RANGE})"
+
+
+def day_problem(day: date) -> str:
+    """What is wrong with a day that is to be stored (an action's, a purge date), or ""."""
+    if FIRST_YEAR <= day.year <= LAST_YEAR:
+        return ""
+    return f"{day.isoformat()} is outside the dates qmon stores ({SUPPORTED_RANGE})"
+
+
+def duration_problem(us: int) -> str:
+    """What is wrong with a promise's duration, or "" when it is at most `MAX_DURATION_US`."""
+    if us <= MAX_DURATION_US:
+        return ""
+    return "is longer than qmon supports (at most 36500d, 100 years)"
+
+
+def _shown(us: int) -> str:
+    try:
+        return iso_z(us)
+    except OverflowError:
+        return f"{us} microseconds since 1970"
+
+
 def iso_z(us: int) -> str:
     """An instant as ISO-8601 in UTC with a `Z`, without fractional seconds when they are zero."""
     text = from_us(us).isoformat()

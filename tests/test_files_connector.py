@@ -388,7 +388,7 @@ def test_quoted_and_unquoted_csv_records_mix(tmp_path):
     path = write(tmp_path, "e.csv", (
         f"{quoted_header}\n"
         f'{GOOD_CSV_ROW}"a, ""b""\nc"\n'
-        f"{GOOD_CSV_ROW}\x00d\n"  # the csv module keeps a NUL, and so must a plain row
+        f"{GOOD_CSV_ROW}\x00d\n"  # a NUL is a bad row (PostgreSQL cannot store it)
         f'{GOOD_CSV_ROW}"\n\n"\n'
         f"{GOOD_CSV_ROW}e,\n"
         f'"e9",2026-11-20T09:12:00Z,quote.sent,deal,"",x\n'
@@ -396,7 +396,7 @@ def test_quoted_and_unquoted_csv_records_mix(tmp_path):
     assert [(n, getattr(item, "attributes", None) or item.message)
             for n, item in iter_file_numbered(path)] == [
         (2, {"note": 'a, "b"\nc'}),
-        (4, {"note": "\x00d"}),
+        (4, "field 'note' holds a NUL character (U+0000), which is not text"),
         (5, {"note": "\n\n"}),
         (8, "7 cells but the header has 6 columns"),
         (9, "missing required field 'subject_id'"),

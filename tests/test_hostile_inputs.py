@@ -329,6 +329,43 @@ WRONG: dict[str, Case] = {
         {"s.csv": f"{HEADER},score\ne-1,2026-11-20T09:00:00Z,survey.csat,deal,D-1,nan\n"},
         ["import", "s.csv"], 2, "s.csv:2: field 'score' must be a number from 1 to 5, not 'nan'",
     ),
+    "an event in year 1 (its UTC instant before year 1)": Case(
+        {"far.jsonl": _jsonl_row("e-1", "a").replace("2026-11-20T09:00:00Z",
+                                                     "0001-01-01T00:00:00+05:00")},
+        ["import", "far.jsonl"], 2,
+        "far.jsonl:1: occurred_at: '0001-01-01T00:00:00+05:00' is outside the instants qmon "
+        "stores (1900-01-01 to 2999-12-31, UTC)",
+    ),
+    "a NUL in a CSV cell": Case(
+        {"nul.csv": f"{HEADER},owner\ne-1,2026-11-20T09:00:00Z,a,deal,D-1,x\0y\n"},
+        ["import", "nul.csv"], 2,
+        "nul.csv:2: field 'owner' holds a NUL character (U+0000), which is not text",
+    ),
+    "within: 99999999999999999999d": Case(
+        {}, ["promises", "validate"], 2,
+        "qmon.yaml:5: duration '99999999999999999999d' is longer than qmon supports",
+        config=CONFIG.replace("within: 24h", "within: 99999999999999999999d"),
+    ),
+    "an action dated 9999-12-31": Case(
+        {}, ["actions", "add", "quote-24h", "x", "--kind", "corrective", "--date", "9999-12-31"],
+        2, "--date: 9999-12-31 is outside the dates qmon stores",
+    ),
+    "a purge date in the future": Case(
+        {}, ["purge", "--before", "2999-12-31", "--yes"], 2,
+        "--before: 2999-12-31 is in the future",
+    ),
+    "a purge date in year 1": Case(
+        {}, ["purge", "--before", "0001-01-01", "--yes"], 2,
+        "--before: 0001-01-01 is outside the dates qmon stores",
+    ),
+    "explain --format csv": Case(
+        {}, ["explain", "quote-24h", "D-1", "--format", "csv"], 2,
+        "--format: explain writes a table or json, not csv",
+    ),
+    "explain of a subject without events": Case(
+        {}, ["explain", "quote-24h", "D-404"], 2,
+        "SUBJECT_ID: no events of a subject 'D-404' are stored",
+    ),
     "a score that is no number is kept, not counted (as documented)": Case(
         {"s.csv": f"{HEADER},score\ne-1,2026-11-20T09:00:00Z,survey.nps,deal,D-1,n/a\n"},
         ["import", "s.csv"], 0, "read 1 rows: 1 inserted",

@@ -4,6 +4,7 @@ agent sending it once a week, on time, once."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -168,10 +169,12 @@ def test_the_report_is_due_once_a_week_from_the_configured_time(
         store.close()
 
 
-def test_agent_sends_the_due_report_once_and_retries_after_a_failure(tmp_path: Path,
-                                                                     monkeypatch):  # fmt: skip
+def test_agent_sends_the_due_report_once_and_retries_after_a_failure(
+    tmp_path: Path, monkeypatch, caplog
+):
     """The agent sends last week's report at start (its due time has passed), not again on
-    later ticks or after a restart; a report the server refused is sent on a later tick."""
+    later ticks or after a restart; a report the server refused is sent on a later tick, and
+    the refusal is one warning line, without a traceback."""
     with SmtpServer(tmp_path, user="qmon", password=PASSWORD) as smtp:
         for name, value in _env(smtp).items():
             monkeypatch.setenv(name, value)
@@ -188,8 +191,17 @@ def test_agent_sends_the_due_report_once_and_retries_after_a_failure(tmp_path: P
             agent.join(10)
 
         try:
-            run_for(1.5)
+            with caplog.at_level(logging.INFO, logger="qmon"):
+                run_for(1.5)
             assert smtp.received == []
+            refusals = [r for r in caplog.records if "451" in r.getMessage()]
+            assert refusals and all(r.levelno == logging.WARNING for r in refusals)
+            assert all(r.exc_info is None for r in refusals)
+            assert refusals[0].getMessage() == (
+                f"weekly_report failed: SMTP 127.0.0.1:{smtp.port} answered 451: 4.3.0 try "
+                "again later"
+            )
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
             smtp.handler.refuse = None
             run_for(2.5)  # start: due, sent; further ticks: nothing
             assert len(smtp.received) == 1

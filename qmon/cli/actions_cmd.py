@@ -1,4 +1,4 @@
-"""`qmon actions add|list`: the Quality Manager's log of improvement actions."""
+"""`qmon actions add|list|remove`: the Quality Manager's log of improvement actions."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from qmon.cli.common import (
     check_names,
     config_of,
     console,
+    err_console,
     handle_errors,
     open_store,
 )
 from qmon.reports.tables import column, table
 from qmon.textsafe import terminal_text
-from qmon.timeutil import now_us
+from qmon.timeutil import SUPPORTED_RANGE, day_problem, now_us
 
 app = typer.Typer(help="Log improvement actions and see their effect.", no_args_is_help=True)
 
@@ -51,6 +52,8 @@ def add_action(
             when = date.fromisoformat(day)
         except ValueError:
             raise bad_argument("--date", f"not a date (YYYY-MM-DD): {day!r}") from None
+        if day_problem(when):
+            raise bad_argument("--date", day_problem(when))
     store = open_store(config)
     try:
         number = add(store, promise_id, kind, description, when, now)
@@ -70,14 +73,19 @@ def list_command(
 ) -> None:
     """List actions, with each corrective action's effect: compliance of its promise in the
     weeks before against the weeks after it."""
-    from qmon.reports.actions import EFFECT_WEEKS, list_actions
+    from qmon.reports.actions import EFFECT_WEEKS, list_actions, out_of_range
 
     config = config_of(ctx)
     store = open_store(config)
     try:
         actions = list_actions(config, store, now_us())
+        skipped = out_of_range(store)
     finally:
         store.close()
+    for number, day in skipped:
+        err_console.print(f"warning: action {number} is dated {day!r}, outside the dates qmon "
+                          f"stores ({SUPPORTED_RANGE}); it is left out (qmon actions remove "
+                          f"{number})", markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     if output == Output.json:
         rows = [{"id": a.id, "promise": a.promise_id, "kind": a.kind, "description": a.description,
                  "date": a.day.isoformat(), "compliance_before": _round(a.before),
@@ -97,6 +105,29 @@ def list_command(
     if not wide:  # each description on lines of its own, under the table
         for a in actions:
             console.print(f"{a.id}: {terminal_text(a.description)}", highlight=False)
+
+
+@app.command("remove")
+@handle_errors
+def remove_command(
+    ctx: typer.Context,
+    action_id: int = typer.Argument(..., help="The action's id, as `qmon actions list` shows."),
+) -> None:
+    """Remove a logged action (one logged by mistake, or with a wrong date). Example: qmon
+    actions remove 3
+
+    Exit codes: 0 removed; 2 no action has that id; 3 the store could not be reached."""
+    from qmon.reports.actions import remove
+
+    config = config_of(ctx)
+    store = open_store(config)
+    try:
+        removed = remove(store, action_id)
+    finally:
+        store.close()
+    if not removed:
+        raise bad_argument("ACTION_ID", f"there is no action {action_id} (qmon actions list)")
+    console.print(f"action {action_id} removed", highlight=False)
 
 
 def _round(value: float | None) -> float | None:

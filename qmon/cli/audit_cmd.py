@@ -15,12 +15,14 @@ from qmon.cli.common import (
     check_names,
     config_of,
     console,
+    err_console,
     handle_errors,
     open_store,
     parse_date_option,
     parse_instant_option,
 )
 from qmon.exit_codes import ExitCode
+from qmon.timeutil import SUPPORTED_RANGE
 
 if TYPE_CHECKING:
     from qmon.config import QmonConfig
@@ -178,12 +180,22 @@ def explain(
     check_names("PROMISE_ID", [promise_id], [p.id for p in config.promises], "promise")
     promise = config.promise(promise_id)
     assert promise is not None
+    if fmt == Format.csv:
+        raise bad_argument("--format", "explain writes a table or json, not csv")
     as_of_us = parse_instant_option("--as-of", as_of, config.timezone)
     store = open_store(config)
     try:
+        stored, outside = store.out_of_range(subject_id)
+        if not stored:
+            raise bad_argument("SUBJECT_ID", f"no events of a subject {subject_id!r} are "
+                               "stored, of any type: is the id right, and imported or synced?")
         explanations = explain_subject(promise, store, subject_id, as_of_us)
     finally:
         store.close()
+    if outside:
+        err_console.print(f"warning: {outside:,} stored event(s) of {subject_id!r} are outside "
+                          f"the instants qmon stores ({SUPPORTED_RANGE}) and are left out",
+                          markup=False, highlight=False, soft_wrap=True)  # fmt: skip
     if fmt == Format.json:
         typer.echo(json.dumps(explain_document(promise, explanations, as_of_us), indent=2))
         return

@@ -14,6 +14,7 @@ from qmon.cli.common import (
     open_store,
     parse_instant_option,
 )
+from qmon.safeio import write_atomically
 
 app = typer.Typer(help="Reports for the Quality Manager.", no_args_is_help=True)
 
@@ -72,7 +73,7 @@ def weekly(
         store.close()
     if out is not None:
         try:
-            out.write_text(report.html("data"), encoding="utf-8")
+            write_atomically(out, report.html("data"))
         except OSError as exc:
             raise bad_argument("--out", f"cannot write {out}: {exc.strerror}") from None
         console.print(f"weekly report {chosen} written to {out}", highlight=False)

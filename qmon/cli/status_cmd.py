@@ -8,7 +8,7 @@ import typer
 
 from qmon.cli.common import Output, config_of, console, handle_errors, open_store
 from qmon.textsafe import terminal_text
-from qmon.timeutil import now_us
+from qmon.timeutil import SUPPORTED_RANGE, now_us
 
 
 @handle_errors
@@ -28,7 +28,7 @@ def status(
     config = config_of(ctx)
     store = open_store(config)
     try:
-        found = collect(config, store, now_us())
+        found = collect(config, store, now_us(), count_out_of_range=True)
     finally:
         store.close()
     data = found.as_json()
@@ -40,6 +40,13 @@ def status(
         console.print(f"source {safe(source['name'])}: last sync {source['last_sync'] or 'never'}",
                       highlight=False)  # fmt: skip
     console.print(f"last check: {data['last_check'] or 'never'}", highlight=False)
+    if data["purged_before"]:
+        console.print(f"purged before: {data['purged_before']} (older events are not stored "
+                      "again; `qmon purge --reset-cut` lowers it)", highlight=False)  # fmt: skip
+    if data["events_out_of_range"]:
+        console.print(f"events outside {SUPPORTED_RANGE}: {data['events_out_of_range']:,} "
+                      "(stored by an older qmon; every report leaves them out)",
+                      highlight=False)  # fmt: skip
     outbox = data["outbox"]
     waiting = f"alerts waiting: {outbox['waiting']}"
     if outbox["waiting"]:

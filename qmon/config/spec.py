@@ -37,7 +37,7 @@ from qmon.promises.conditions import (
 )
 from qmon.promises.conditions import Duration as ClockDuration
 from qmon.promises.duration import parse_duration
-from qmon.timeutil import zone
+from qmon.timeutil import duration_problem, zone
 from qmon.urls import outbound_url
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -139,7 +139,15 @@ def _at_least_one(value: list[str], info: ValidationInfo) -> list[str]:
 def _duration(value: Any, info: ValidationInfo) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"'{info.field_name}' must be a duration like '24h' or '1h 30m'")
-    return parse_duration(str(value))
+    return _bounded(parse_duration(str(value)), value)
+
+
+def _bounded(us: int, value: Any) -> int:
+    """A parsed duration, if it is one qmon can add to any instant it stores."""
+    problem = duration_problem(us)
+    if problem:
+        raise ValueError(f"duration {str(value)!r} {problem}")
+    return us
 
 
 def _share(value: Any, info: ValidationInfo) -> float:
@@ -300,7 +308,7 @@ def _within(value: Any, info: ValidationInfo) -> ClockDuration | BusinessDays:
             f"'{info.field_name}' must be a duration like '24h' or '1h 30m', "
             "or business days like '2 business days'"
         )
-    return ClockDuration(parse_duration(str(value)))
+    return ClockDuration(_bounded(parse_duration(str(value)), value))
 
 
 Within = Annotated[ClockDuration | BusinessDays, BeforeValidator(_within)]

@@ -57,7 +57,8 @@ from zoneinfo import ZoneInfo
 from qmon.errors import InputError, Problem
 from qmon.events import CORE_FIELDS, REQUIRED_FIELDS, Event
 from qmon.safeio import open_regular, size_text
-from qmon.timeutil import parse_instant
+from qmon.textsafe import stored_text_problem
+from qmon.timeutil import END_US, FIRST_US, instant_problem, parse_instant
 
 #: How often (in lines) `on_progress` hears how far the reading is: often enough for a
 #: smooth bar, rarely enough to cost nothing.
@@ -325,6 +326,8 @@ def _read_jsonl(
                 continue
         if type(obj) is dict:
             item = _json_event(obj, source, tz, keep)
+            if "\\u" in text and type(item) is not str:  # only an escape gives NUL or U+D800
+                item = _text_problem(item) or item
         else:
             item = f"expected a JSON object, got {_json_type(obj)}"
         yield line, (Problem(file, line, item) if type(item) is str else item)
@@ -463,6 +466,8 @@ def _read_csv(
                 return
             continue
         item = header.event(row, source, tz)
+        if "\x00" in characters and type(item) is not str:
+            item = _text_problem(item) or item
         yield line, (Problem(file, line, item) if type(item) is str else item)
     if header is None:  # not even a header: an export that failed, or the wrong file
         yield 1, Problem(file, 1, "the file is empty: a CSV file starts with its header row")
@@ -596,6 +601,8 @@ def _event(
             occurred_us = parse_instant(occurred_at, tz)
         except ValueError as exc:
             return f"occurred_at: {exc}"
+    if not FIRST_US <= occurred_us < END_US:
+        return f"occurred_at: {instant_problem(occurred_us, occurred_at)}"
     if "score" in attributes and event_type in SURVEY_SCALES:
         problem = _score_problem(event_type, attributes["score"])
         if problem:
@@ -614,6 +621,30 @@ def _event(
         link or None,
         attributes,
     )
+
+
+_TEXT_FIELDS = (
+    ("source", "source"), ("id", "id"), ("type", "type"), ("subject_type", "subject_type"),
+    ("subject_id", "subject_id"), ("account", "account"), ("owner", "owner"),
+    ("channel", "channel"), ("link", "link"),
+)  # fmt: skip
+
+
+def _text_problem(event: Event) -> str:
+    """What in an event cannot be stored as text (`textsafe.stored_text_problem`), or "".
+
+    Called only for the rare row whose line has a NUL or a JSON escape: the same rule for
+    both stores, where SQLite would keep a NUL and PostgreSQL refuse the whole import."""
+    values = [(name, getattr(event, attr)) for name, attr in _TEXT_FIELDS]
+    for name, value in event.attributes.items():
+        values.append((name, name))  # a key, too, is stored
+        values.append((name, value if isinstance(value, str) else
+                       json.dumps(value, ensure_ascii=False)))  # as event_to_row writes it
+    for name, value in values:
+        problem = stored_text_problem(value) if isinstance(value, str) else ""
+        if problem:
+            return f"field {name!r} {problem}"
+    return ""
 
 
 def _score_problem(event_type: str, score: Any) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from qmon.config import QmonConfig
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
-from qmon.timeutil import to_us
+from qmon.timeutil import day_problem, to_us
 
 EFFECT_WEEKS = 4
 KINDS = ("corrective", "recovery")
@@ -45,11 +45,35 @@ def add(store: Store, promise_id: str, kind: str, description: str, day: date, n
         return int(conn.execute(text("SELECT max(id) FROM actions")).scalar_one())
 
 
+def remove(store: Store, action_id: int) -> bool:
+    """Remove an action; False if there is none with that id."""
+    with store.engine.begin() as conn:
+        gone = conn.execute(text("DELETE FROM actions WHERE id = :i"), {"i": action_id})
+        return bool(gone.rowcount)
+
+
+def out_of_range(store: Store) -> list[tuple[int, str]]:
+    """(id, day) of the actions dated outside the dates qmon stores (logged by a qmon that
+    did not check), which `list_actions` leaves out."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, day FROM actions ORDER BY id")).all()
+    return [(rid, day) for rid, day in rows if _day(day) is None]
+
+
+def _day(text_: str) -> date | None:
+    try:
+        day = date.fromisoformat(text_)
+    except ValueError:
+        return None
+    return None if day_problem(day) else day
+
+
 def list_actions(
     config: QmonConfig, store: Store, now_us: int, since: date | None = None
 ) -> list[Action]:
     """Every action (from `since` on), oldest day first, with the effect of the corrective
-    ones (two audits each, so only for the actions asked for)."""
+    ones (two audits each, so only for the actions asked for). Actions dated outside the
+    dates qmon stores are left out (`out_of_range`)."""
     with store.engine.connect() as conn:
         rows = conn.execute(
             text(
@@ -60,7 +84,9 @@ def list_actions(
         ).all()
     found = []
     for rid, promise_id, kind, description, day in rows:
-        when = date.fromisoformat(day)
+        when = _day(day)
+        if when is None:
+            continue
         before = after = None
         if kind == "corrective" and config.promise(promise_id) is not None:
             span = timedelta(weeks=EFFECT_WEEKS)

@@ -19,6 +19,7 @@ from qmon.config import QmonConfig
 from qmon.promises.promise import Promise, Role
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
+from qmon.store.store import PURGED_BEFORE
 from qmon.timeutil import from_us
 
 
@@ -33,6 +34,8 @@ class Status:
     not_evaluated: list[str] = field(default_factory=list)  # includes the stale ones
     stale_promises: dict[str, list[str]] = field(default_factory=dict)  # promise -> sources
     jobs: list[dict[str, Any]] = field(default_factory=list)  # the agents' jobs (agent_jobs)
+    purged_before_us: int | None = None  # `qmon purge`'s cut: older events are not stored
+    events_out_of_range: int | None = None  # stored before qmon checked; None: not counted
 
     def as_json(self) -> dict[str, Any]:
         """The stable JSON of `qmon status --format json` (instants in UTC with `Z`)."""
@@ -46,6 +49,8 @@ class Status:
                 "last_error": self.last_delivery_error,
             },
             "not_evaluated": self.not_evaluated,
+            "purged_before": _iso(self.purged_before_us),
+            "events_out_of_range": self.events_out_of_range,
             "stale_promises": [
                 {"promise": promise, "sources": sources}
                 for promise, sources in self.stale_promises.items()
@@ -59,10 +64,18 @@ class Status:
         }
 
 
-def collect(config: QmonConfig, store: Store, as_of_us: int) -> Status:
+def collect(
+    config: QmonConfig, store: Store, as_of_us: int, *, count_out_of_range: bool = False
+) -> Status:
+    """What `qmon status` shows. `count_out_of_range` also counts the stored events outside
+    the instants qmon stores (a scan of the events table: not for every metrics scrape)."""
     status = Status(as_of_us)
     status.sources = last_complete_syncs(config, store)
-    status.last_check_us = store.marks().get("check")
+    marks = store.marks()
+    status.last_check_us = marks.get("check")
+    status.purged_before_us = marks.get(PURGED_BEFORE)
+    if count_out_of_range:
+        status.events_out_of_range = store.out_of_range()[1]
     with store.engine.connect() as conn:
         waiting, oldest = conn.execute(
             text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from qmon.store.dberrors import describe
 from qmon.store.migrate import SchemaMismatch, ensure_current
 from qmon.store.schema import EVENT_COLUMNS, EventRow, SyncCursor
 from qmon.store.subjects import subject_rows_query
+from qmon.textsafe import stored_text
+from qmon.timeutil import END_US, FIRST_US, instant_problem
 from qmon.urls import redact
+
+log = logging.getLogger(__name__)
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
 #: see `Store.role_events`), owner, channel, account.
@@ -68,9 +73,19 @@ class RecordCounts:
 
 
 def _as_stored(ev: Event, source: str) -> tuple[Any, ...]:
+    """A CRM event as a row, its text cleaned as both stores can hold it (`stored_text`:
+    a NUL or a lone surrogate in a CRM value is not worth failing a sync over)."""
     if ev.source != source or ev.record is None:
         raise ValueError(f"event {ev.id!r} must have source {source!r} and a record")
-    return event_to_row(ev)
+    return tuple(stored_text(v) if type(v) is str else v for v in event_to_row(ev))
+
+
+def _warn_out_of_range(source: str, record: str, events: Sequence[Event]) -> None:
+    """Log the events of a CRM record left out for an instant qmon does not store."""
+    for ev in events:
+        problem = instant_problem(ev.occurred_us)
+        if problem:
+            log.warning("%s record %s: event %s left out: %s", source, record, ev.id, problem)
 
 
 def _upsert_statement() -> Any:
@@ -254,6 +269,13 @@ class Store:
         """A transaction for a bulk write: committed only if `commit()` is called inside."""
         with self.engine.connect() as conn:
             conn.begin()  # raw driver cursors below: make SQLAlchemy own the transaction
+            if self.dialect == "sqlite":
+                # Take the write lock now, not at the first write: the count of events the
+                # writer reads first (inserted = after - before) is then one no other import
+                # can change before this one commits. The sqlite3 module would begin only at
+                # the first INSERT, so a count read before it saw another import's commit
+                # or missed it (`1,000,000 inserted, -500,000 updated`).
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             writer = EventWriter(conn, self.dialect, _purge_floor(conn))
             try:
                 yield writer
@@ -304,7 +326,10 @@ class Store:
             for record, change in latest.items():
                 before = stored.get(record, set())
                 after = {_as_stored(ev, source) for ev in change.events
-                         if floor is None or ev.occurred_us >= floor}  # fmt: skip
+                         if (floor is None or ev.occurred_us >= floor)
+                         and FIRST_US <= ev.occurred_us < END_US}  # fmt: skip
+                if len(after) < len(change.events) and not change.deleted:
+                    _warn_out_of_range(source, record, change.events)
                 if change.deleted:
                     after = set()
                 if after == before:
@@ -444,6 +469,31 @@ class Store:
                 _set_mark(conn, PURGED_BEFORE, cut_us)
         return counts
 
+    def purge_cut(self) -> int | None:
+        """The cut of `qmon purge --before` (events older than it are not stored), or None."""
+        with self.engine.connect() as conn:
+            return _purge_floor(conn)
+
+    def lower_purge_cut(self, cut_us: int | None) -> int | None:
+        """Lower the purge cut to `cut_us`, or remove it (None); returns the cut it had.
+
+        Nothing is deleted and nothing comes back: events purged before stay gone until a
+        later import or full sync stores them again, which the lower cut now lets through.
+
+        Raises:
+            ValueError: `cut_us` is above the present cut (raising it is `purge_before`).
+        """
+        with self.engine.begin() as conn:
+            floor = _purge_floor(conn)
+            if cut_us is not None and floor is not None and cut_us > floor:
+                raise ValueError("is later than the present cut")
+            if cut_us is None or floor is None:
+                conn.execute(text("DELETE FROM agent_marks WHERE name = :n"),
+                             {"n": PURGED_BEFORE})  # fmt: skip
+            if cut_us is not None and floor is not None:
+                _set_mark(conn, PURGED_BEFORE, cut_us)
+        return floor
+
     # -- reading ---------------------------------------------------------------------------
 
     def _subjects_role_events(
@@ -467,7 +517,7 @@ class Store:
                     cur.execute(
                         f"SELECT subject_type, subject_id, occurred_us, {code}, {cols}"
                         f" FROM events WHERE type IN ({', '.join(mark for _ in codes)})"
-                        f" AND occurred_us <= {mark} AND {where}"
+                        f" AND occurred_us <= {mark} AND occurred_us >= {FIRST_US} AND {where}"
                         " ORDER BY subject_type, subject_id, occurred_us, 4",
                         [*(v for kv in codes.items() for v in kv), *codes, as_of_us, *params],
                     )
@@ -490,7 +540,7 @@ class Store:
         of_types = "" if types is None else f"type IN ({', '.join(mark for _ in types)}) AND "
         types = types or []
         base = ("SELECT subject_type, subject_id, min(occurred_us) FROM events"
-                f" WHERE {of_types}occurred_us > {mark}")  # fmt: skip
+                f" WHERE {of_types}occurred_us > {mark} AND occurred_us < {END_US}")  # fmt: skip
         found: dict[tuple[str, str], int] = {}
         with self.engine.connect() as conn:
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -564,7 +614,12 @@ class Store:
         needs, each subject's together: `role_events` for a plain promise, and for the
         general path (`engine.general`) every event of the promise's subjects that plays a
         role or carries an attribute it reads (`qmon.store.subjects`). `subject_id` or
-        `subjects` narrow it as for `role_events`."""
+        `subjects` narrow it as for `role_events`.
+
+        Events outside the instants qmon stores (`qmon.timeutil.FIRST_US`..`END_US`), which
+        a store written before qmon checked that range may hold, are left out: no instant
+        they would give can be shown as a date (see `out_of_range`)."""
+        as_of_us = min(as_of_us, END_US - 1)
         if not general(promise, extra):
             yield from self.role_events(promise.roles, as_of_us, subject_id, context=context,
                                         subjects=subjects)  # fmt: skip
@@ -595,12 +650,26 @@ class Store:
                 try:
                     cur.execute(sql, params)
                     while part := cur.fetchmany(chunk):
-                        yield from part
+                        yield from (row for row in part if row[2] >= FIRST_US)
                 finally:
                     cur.close()
         finally:
             raw.rollback()
             raw.close()
+
+    def out_of_range(self, subject_id: str | None = None) -> tuple[int, int]:
+        """How many events are stored (of subjects with this id), and how many of those are
+        outside the instants qmon stores, which every reader leaves out (`promise_events`):
+        a store written before qmon checked the range may hold some."""
+        sql = ("SELECT count(*), coalesce(sum(CASE WHEN occurred_us < :lo OR occurred_us >= :hi"
+               " THEN 1 ELSE 0 END), 0) FROM events")  # fmt: skip
+        params: dict[str, Any] = {"lo": FIRST_US, "hi": END_US}
+        if subject_id is not None:
+            sql += " WHERE subject_id = :i"
+            params["i"] = subject_id
+        with self.engine.connect() as conn:
+            stored, outside = conn.execute(text(sql), params).one()
+        return int(stored), int(outside)
 
     def _start_kinds(self, promise: Promise, as_of_us: int) -> list[str]:
         """The kinds of subject (`subject_type`) that have a start event of `promise`."""
@@ -719,7 +788,8 @@ def _role_query(
             code = "type" if codes is None else str(int(codes[type_]))
             branches.append(
                 f"(SELECT subject_type, subject_id, occurred_us, {code} AS code, {cols} "
-                f"FROM events WHERE type = %s AND occurred_us <= %s{subject} {order} OFFSET 0)"
+                f"FROM events WHERE type = %s AND occurred_us <= %s"
+                f" AND occurred_us >= {FIRST_US}{subject} {order} OFFSET 0)"
             )
             params += [type_, as_of_us] if subject_id is None else [type_, as_of_us, subject_id]
         union = " UNION ALL ".join(branches)
@@ -730,6 +800,7 @@ def _role_query(
         code = "CASE type " + " ".join(f"WHEN ? THEN {int(c)}" for c in codes.values()) + " END"
         params = [*codes, *params]
     where = f"type IN ({', '.join('?' * len(types))}) AND occurred_us <= ?"
+    where += f" AND occurred_us >= {FIRST_US}"
     params.append(as_of_us)
     if subject_id is not None:
         where += " AND subject_id = ?"
