@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from qmon.config.spec import did_you_mean
+from qmon.connectors.attributes import merged_with, source_refs
 from qmon.connectors.base import Found
 
 #: A property reference's object (`deal.pipeline`) -> the object type whose property it is.
@@ -54,28 +55,13 @@ def property_ref(value: str) -> str:
 
 
 def property_refs(value: Any) -> tuple[str, ...] | None:
-    """An `attributes` entry's value: one property reference or a list of them; null drops a
-    default (pydantic "before" validator: one message per entry, not one per union member)."""
-    if value is None:
-        return None
-    refs = [value] if isinstance(value, str) else value
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        raise ValueError("an attribute's source must be a property like "
-                         "ticket.hs_ticket_priority, a list of them, or null")  # fmt: skip
-    if not refs:
-        raise ValueError("an empty list names no property; write null to drop the attribute")
-    return tuple(property_ref(r) for r in refs)
+    """An `attributes` entry: one property reference, a list of them, or null."""
+    return source_refs(value, property_ref, "ticket.hs_ticket_priority", "property")
 
 
 def merged(mapped: Mapping[str, tuple[str, ...] | None]) -> dict[str, tuple[str, ...]]:
     """The defaults with a mapping's `attributes` on top (a null drops a default)."""
-    found = dict(DEFAULT_ATTRIBUTES)
-    for name, refs in mapped.items():
-        if refs is None:
-            found.pop(name, None)
-        else:
-            found[name] = refs
-    return found
+    return merged_with(DEFAULT_ATTRIBUTES, mapped)
 
 
 def wanted(mapped: Mapping[str, tuple[str, ...] | None]) -> dict[str, dict[str, tuple[str, ...]]]:

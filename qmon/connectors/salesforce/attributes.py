@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qmon.config.spec import did_you_mean
+from qmon.connectors.attributes import merged_with, source_refs
 from qmon.connectors.base import Found
 
 #: The objects attributes are read from -> (history object, its parent field, subject type).
@@ -60,26 +61,12 @@ def field_ref(value: str) -> str:
 
 def field_refs(value: Any) -> tuple[str, ...] | None:
     """An `attributes` entry: one field, a list of them, or null (drops a default)."""
-    if value is None:
-        return None
-    refs = [value] if isinstance(value, str) else value
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        raise ValueError("an attribute's source must be a field like Case.Priority, a list of "
-                         "them, or null")  # fmt: skip
-    if not refs:
-        raise ValueError("an empty list names no field; write null to drop the attribute")
-    return tuple(field_ref(r) for r in refs)
+    return source_refs(value, field_ref, "Case.Priority", "field")
 
 
 def merged(mapped: Mapping[str, tuple[str, ...] | None]) -> dict[str, tuple[str, ...]]:
     """The defaults with a mapping's `attributes` on top (a null drops a default)."""
-    found = dict(DEFAULT_ATTRIBUTES)
-    for name, refs in mapped.items():
-        if refs is None:
-            found.pop(name, None)
-        else:
-            found[name] = refs
-    return found
+    return merged_with(DEFAULT_ATTRIBUTES, mapped)
 
 
 def wanted(mapped: Mapping[str, tuple[str, ...] | None]) -> dict[str, dict[str, tuple[str, ...]]]:
