@@ -7,7 +7,7 @@ import pytest
 from qmon.errors import StoreUnavailable
 from qmon.events import Event
 from qmon.store import Store
-from qmon.store import store as store_module
+from qmon.store import reads as reads_module
 
 
 def ev(i: int, t: int = 0, type_: str = "quote.requested", subject: str = "D-1", **kw) -> Event:
@@ -107,7 +107,7 @@ def test_role_events_on_postgresql_without_chunked_streaming(pg_url, monkeypatch
     same rows as the chunked stream."""
     store = _coded_store(pg_url)
     streamed = list(store.role_events(CODES, AS_OF, chunk=1))
-    monkeypatch.setattr(store_module, "_streams_in_chunks", lambda: False)
+    monkeypatch.setattr(reads_module, "_streams_in_chunks", lambda: False)
     assert list(store.role_events(CODES, AS_OF, chunk=1)) == streamed
     assert len(streamed) == 4
     store.close()

@@ -42,7 +42,7 @@ from qmon.promises.engine import Instance
 from qmon.promises.engine import evaluate as evaluate_rows
 from qmon.promises.promise import Promise
 from qmon.store import Store
-from qmon.store.store import subject_filters
+from qmon.store.reads import subject_filters
 
 #: Beyond this many subjects to evaluate, one pass over the store is the cheaper way.
 FULL_ABOVE = 20_000
