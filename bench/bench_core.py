@@ -177,8 +177,8 @@ print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_
 """
 
 
-def audit_peak_rss(config_path: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of a whole `qmon audit` process.
+def audit_peak_rss(config_path: Path, *extra: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a whole `qmon audit` process (`extra` arguments).
 
     Measured by a small intermediate interpreter: a child forked straight from this
     (large) benchmark process would report this process's memory as its own peak.
@@ -194,6 +194,7 @@ def audit_peak_rss(config_path: Path) -> tuple[float, float]:
         AS_OF,
         "--format",
         "json",
+        *extra,
     ]
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, *cmd],
@@ -203,6 +204,30 @@ def audit_peak_rss(config_path: Path) -> tuple[float, float]:
         text=True,
     ).stdout.split()
     return float(out[0]), int(out[1]) / 1024
+
+
+def duckdb_seconds(csv_path: Path) -> tuple[float, tuple[int, int, int]] | None:
+    """The window query for quote-24h in DuckDB over the same rows, loaded in memory first
+    (best of three, query only), or None without the `duckdb` package (`pip install
+    '.[bench]'`): a columnar engine as the yardstick for a whole `qmon audit` process."""
+    try:
+        import duckdb
+    except ImportError:
+        return None
+    from window_sql import WINDOW_SQL
+
+    db = duckdb.connect()
+    db.execute(
+        "CREATE TABLE events AS SELECT subject_type, subject_id, type,"
+        " epoch_us(CAST(occurred_at AS TIMESTAMPTZ)) AS occurred_us"
+        f" FROM read_csv('{csv_path}', header = true, all_varchar = true)"
+    )
+    sql = WINDOW_SQL.format(start="$start", stop="$stop", as_of="$as_of", within="$within")
+    params = {"start": "quote.requested", "stop": "quote.sent",
+              "as_of": to_us(datetime.fromisoformat(AS_OF)), "within": 24 * 3_600_000_000}
+    seconds, row = best_of(3, lambda: db.execute(sql, params).fetchone())
+    db.close()
+    return seconds, tuple(int(v or 0) for v in row)  # type: ignore[return-value]
 
 
 def pg_url_factory(base: str):
@@ -366,10 +391,21 @@ def main() -> None:
             if kind == "sqlite":
                 wall, rss = audit_peak_rss(write_config(out, "rss", imp["url"]))
                 print(
-                    f"| {kind} | whole `qmon audit` process | {wall:.2f} s, "
+                    f"| {kind} | whole `qmon audit` process (all three promises) | {wall:.2f} s, "
                     f"peak RSS {rss:.0f} MiB | | |",
                     flush=True,
                 )
+                duck = duckdb_seconds(csv_path)
+                one, _ = audit_peak_rss(write_config(out, "one", imp["url"]), "--promise",
+                                        "quote-24h")  # fmt: skip
+                if duck is not None:
+                    assert duck[1] == aud["counts"], f"DuckDB {duck[1]} != qmon {aud['counts']}"
+                    print(
+                        f"| {kind} | whole `qmon audit --promise quote-24h` process | "
+                        f"{one:.2f} s | {duck[0]:.2f} s (DuckDB window query, loaded) | "
+                        f"{one / duck[0]:.1f}x |",
+                        flush=True,
+                    )
         finally:
             cleanup()
 
