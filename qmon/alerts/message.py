@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from qmon.promises.duration import format_duration
 from qmon.promises.engine import Instance
 from qmon.promises.promise import Promise
-from qmon.reports.audit_format import format_duration
 from qmon.textsafe import safe_link, slack_escape
 
 WORDS: dict[str, dict[str, str]] = {

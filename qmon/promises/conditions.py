@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from qmon.promises.duration import format_duration
 from qmon.timeutil import to_us
 
 
@@ -64,8 +65,6 @@ class Duration:
     us: int
 
     def describe(self) -> str:
-        from qmon.reports.audit_format import format_duration
-
         return format_duration(self.us)
 
 

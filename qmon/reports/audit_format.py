@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from qmon.promises.compliance import Tally, objective_met
+from qmon.promises.duration import format_duration
 from qmon.promises.engine import Instance
 from qmon.reports.tables import column, table
 from qmon.textsafe import csv_cell, terminal_text
@@ -261,21 +262,3 @@ def print_tables(
                 status,
             )
         console.print(t)
-
-
-def format_duration(us: int) -> str:
-    """A duration for people: `2d 3h 04m`, `1h 30m`, `45s`; `-1d 2h 00m` before zero (an
-    allowance to a promised date that lay before the start)."""
-    if us < 0:
-        return "-" + format_duration(-us)
-    seconds = us // 1_000_000
-    days, rem = divmod(seconds, 86_400)
-    hours, rem = divmod(rem, 3600)
-    minutes, secs = divmod(rem, 60)
-    if days:
-        return f"{days}d {hours}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from qmon.promises.duration import format_duration
 from qmon.promises.engine import Instance, evaluate
 from qmon.promises.promise import Promise
-from qmon.reports.audit_format import format_duration
 from qmon.store import Store
 from qmon.textsafe import terminal_text
 from qmon.timeutil import from_us, iso_z

@@ -20,7 +20,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from qmon.config import QmonConfig
-from qmon.reports.audit_format import format_duration, percent
+from qmon.promises.duration import format_duration
+from qmon.reports.audit_format import percent
 from qmon.reports.weekly.figures import BREACHES_LISTED, WeeklyFigures, trend
 from qmon.reports.weekly.style import ARROWS, Chart, phase_colour
 from qmon.reports.weekly.voice import has_voice
