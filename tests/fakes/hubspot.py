@@ -79,7 +79,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.fakes.server import FakeHandler, Reply
+from tests.fakes.server import FakeHandler, PagingFault, Reply
 
 if TYPE_CHECKING:
     from hubspot import HubSpot
@@ -412,7 +412,7 @@ class FakeHubSpot:
         self._lock = threading.RLock()
         self._windows: dict[tuple[str, str], deque[float]] = {}
         self._faults: deque[_Fault] = deque()
-        self._paging_fault: list[Any] = [None, 0]  # [mode, answers left]
+        self._paging_fault = PagingFault(("repeat", "empty", "stall"))
         self._log: list[LoggedRequest] = []
         self._rate_limited = 0
         self._server: _Server | None = None
@@ -497,7 +497,7 @@ class FakeHubSpot:
         """Forget injected faults (and a paging fault) that no request has used up yet."""
         with self._lock:
             self._faults.clear()
-            self._paging_fault = [None, 0]
+            self._paging_fault.set(None)
 
     def loop_paging(self, mode: str, times: int = 50) -> None:
         """Page as a broken server or an API mock would, which would keep a client paging forever.
@@ -512,17 +512,8 @@ class FakeHubSpot:
         After ``times`` such answers the fake pages correctly again, so a client without a loop
         check ends (and its test fails on what it did) instead of hanging the test run.
         """
-        if mode not in ("repeat", "empty", "stall"):
-            raise ValueError(f"unknown paging fault {mode!r}")
         with self._lock:
-            self._paging_fault = [mode, times]
-
-    def _paging_fault_hits(self, mode: str) -> bool:
-        """Whether this answer misbehaves in ``mode`` (and counts it)."""
-        if self._paging_fault[0] != mode or self._paging_fault[1] <= 0:
-            return False
-        self._paging_fault[1] -= 1
-        return True
+            self._paging_fault.set(mode, times)
 
     @property
     def request_log(self) -> list[LoggedRequest]:
@@ -909,7 +900,7 @@ class FakeHubSpot:
         with_history = _query_list(query, "propertiesWithHistory")
         ceiling = LIST_MAX_LIMIT_WITH_HISTORY if with_history else LIST_MAX_LIMIT
         limit = min(_query_int(query, "limit", LIST_DEFAULT_LIMIT), ceiling)
-        repeat = self._paging_fault_hits("repeat")
+        repeat = self._paging_fault.hits("repeat")
         after = 0 if repeat else _query_int(query, "after", 0)
         candidates = sorted((r for r in self._objects[object_type].values()
                              if r.archived == archived and int(r.id) >= after),
@@ -930,7 +921,7 @@ class FakeHubSpot:
             }}
         if repeat:
             payload["paging"] = {"next": {"after": REPEATED_AFTER}}
-        elif self._paging_fault_hits("empty"):
+        elif self._paging_fault.hits("empty"):
             payload["results"] = []
             payload["paging"] = {"next": {"after": str(after + limit)}}
         return _Response(200, payload)
@@ -1018,7 +1009,7 @@ class FakeHubSpot:
                     {"toObjectId": int(to_id), "associationTypes": [
                         {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]}
                     for to_id in linked]})
-                if self._paging_fault_hits("repeat"):
+                if self._paging_fault.hits("repeat"):
                     results[-1]["paging"] = {"next": {"after": REPEATED_AFTER}}
         now = hubspot_datetime(datetime.now(UTC))
         return _Response(200, {"status": "COMPLETE", "results": results,
@@ -1050,7 +1041,7 @@ class FakeHubSpot:
             raise _validation_error("after must not be negative")
         if after + limit > self.search_result_cap:
             raise _validation_error(SEARCH_CAP_MESSAGE)
-        if self._paging_fault_hits("stall"):
+        if self._paging_fault.hits("stall"):
             body = {**body, "filterGroups": []}
         matches = self._matches(object_type, body)
         page = matches[after:after + limit]

@@ -54,7 +54,7 @@ import requests
 import trustme
 from requests.adapters import HTTPAdapter
 
-from tests.fakes.server import FakeHandler, Reply
+from tests.fakes.server import FakeHandler, PagingFault, Reply
 
 DEFAULT_API_VERSION = "59.0"
 """The version simple-salesforce 1.12 puts in its URLs; the fake answers any ``vNN.N``."""
@@ -886,7 +886,7 @@ class FakeSalesforce:
         self._bulk_jobs_created = 0
         self._fail_next_bulk_job: str | None = None
         self._faults: list[tuple[int, str, str]] = []
-        self._paging_fault: list[Any] = [None, 0]  # [mode, answers left]
+        self._paging_fault = PagingFault(("repeat", "stall"))
         self._login_error: tuple[str, str] | None = None
         self._log: list[RequestRecord] = []
         self._token_requests: list[TokenRequest] = []
@@ -1052,7 +1052,7 @@ class FakeSalesforce:
         """Forget injected faults (and a paging fault) that no request has used up yet."""
         with self._lock:
             self._faults.clear()
-            self._paging_fault = [None, 0]
+            self._paging_fault.set(None)
 
     def loop_paging(self, mode: str, times: int = 50) -> None:
         """Page as a broken org or proxy would, which would keep a client paging forever.
@@ -1066,17 +1066,8 @@ class FakeSalesforce:
         After ``times`` such answers the fake pages correctly again, so a client without a loop
         check ends (and its test fails on what it did) instead of hanging the test run.
         """
-        if mode not in ("repeat", "stall"):
-            raise ValueError(f"unknown paging fault {mode!r}")
         with self._lock:
-            self._paging_fault = [mode, times]
-
-    def _paging_fault_hits(self, mode: str) -> bool:
-        """Whether this answer misbehaves in ``mode`` (and counts it)."""
-        if self._paging_fault[0] != mode or self._paging_fault[1] <= 0:
-            return False
-        self._paging_fault[1] -= 1
-        return True
+            self._paging_fault.set(mode, times)
 
     @property
     def bulk_jobs(self) -> list[tuple[str, str, str]]:
@@ -1338,8 +1329,8 @@ class FakeSalesforce:
 
     def _page(self, version: str, cursor: _Cursor, offset: int) -> _Response:
         end = offset + cursor.batch_size
-        stall = self._paging_fault_hits("stall")
-        if stall or (offset > 0 and self._paging_fault_hits("repeat")):
+        stall = self._paging_fault.hits("stall")
+        if stall or (offset > 0 and self._paging_fault.hits("repeat")):
             end = offset  # an empty page (stall), or the same page next (repeat)
         payload: dict[str, Any] = {"totalSize": len(cursor.records),
                                    "done": end >= len(cursor.records) and end > offset}
@@ -1633,10 +1624,10 @@ class FakeSalesforce:
             return _error(400, "INVALIDLOCATOR", "invalid locator")
         page = job.rows[offset:offset + int(max_text)]
         end = offset + len(page)
-        looping = self._paging_fault_hits("stall")
+        looping = self._paging_fault.hits("stall")
         if looping:
             page, end = [], offset
-        elif query.get("locator") and self._paging_fault_hits("repeat"):
+        elif query.get("locator") and self._paging_fault.hits("repeat"):
             end, looping = offset, True
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=_DELIMITERS[job.column_delimiter],

@@ -48,3 +48,28 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request stderr lines; the fake keeps its own request log."""
+
+
+class PagingFault:
+    """A fake's paging fault (`loop_paging`): which way it misbehaves, for how many answers.
+
+    After that many bad answers it pages correctly again, so a client without a loop check
+    ends (and its test fails on what it did) instead of hanging the test run.
+    """
+
+    def __init__(self, modes: tuple[str, ...]) -> None:
+        self.modes = modes
+        self.mode: str | None = None
+        self.left = 0
+
+    def set(self, mode: str | None, times: int = 0) -> None:
+        if mode is not None and mode not in self.modes:
+            raise ValueError(f"unknown paging fault {mode!r}")
+        self.mode, self.left = mode, times
+
+    def hits(self, mode: str) -> bool:
+        """Whether this answer misbehaves in `mode` (and counts it)."""
+        if self.mode != mode or self.left <= 0:
+            return False
+        self.left -= 1
+        return True
