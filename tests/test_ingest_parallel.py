@@ -22,7 +22,7 @@ from sqlalchemy import text
 from qmon.errors import InputError
 from qmon.ingest import import_files
 from qmon.store import Store
-from qmon.store.store import EventWriter
+from qmon.store.writer import EventWriter
 
 HEADER = "id,occurred_at,type,subject_type,subject_id,owner,note\n"
 

@@ -124,9 +124,9 @@ def test_role_events_left_early_frees_the_connection(database_url):
 
 
 def test_a_large_postgresql_import_refreshes_the_statistics(pg_url, monkeypatch):
-    import qmon.store.store as store_module
+    import qmon.store.writer as writer_module
 
-    monkeypatch.setattr(store_module, "ANALYZE_FROM_ROWS", 3)
+    monkeypatch.setattr(writer_module, "ANALYZE_FROM_ROWS", 3)
     store = Store.open(pg_url)
     store.ingest([ev(i, t=i) for i in range(5)])
     with store.engine.connect() as conn:

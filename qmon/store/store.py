@@ -1,4 +1,5 @@
-"""Opening the store and writing events in bulk; the reads are `qmon.store.reads`."""
+"""Opening the store, CRM records and cursors, purging; the reads are `qmon.store.reads`,
+the bulk writer `qmon.store.writer`."""
 
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ from qmon.store.dberrors import describe
 from qmon.store.migrate import SchemaMismatch, ensure_current
 from qmon.store.reads import EventReads, RoleRow
 from qmon.store.schema import EVENT_COLUMNS, SyncCursor
+from qmon.store.writer import (
+    _COLS,
+    _NOTE_SOURCE,
+    _SUBJECT,
+    EventWriter,
+    IngestCounts,
+    _mark_dirty,
+    _note_sources,
+    _upsert_statement,
+)
 from qmon.textsafe import stored_text
 from qmon.timeutil import END_US, FIRST_US, instant_problem
 from qmon.urls import redact
@@ -26,24 +37,6 @@ from qmon.urls import redact
 log = logging.getLogger(__name__)
 
 
-_COLS = ", ".join(EVENT_COLUMNS)
-_OCCURRED = EVENT_COLUMNS.index("occurred_us")
-_CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
-
-
-#: A PostgreSQL import that adds at least this many rows refreshes the table's statistics.
-ANALYZE_FROM_ROWS = 100_000
-
-
-@dataclass
-class IngestCounts:
-    """What an ingest did: rows new to the store, rows that replaced different content, and
-    rows that were already there exactly as given."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    purged: int = 0  # older than `qmon purge --before`: not stored again
 
 
 #: The agent mark holding `qmon purge`'s cut: events older than it are never stored again.
@@ -80,84 +73,6 @@ def _warn_out_of_range(source: str, record: str, events: Sequence[Event]) -> Non
         problem = instant_problem(ev.occurred_us)
         if problem:
             log.warning("%s record %s: event %s left out: %s", source, record, ev.id, problem)
-
-
-def _upsert_statement() -> Any:
-    """INSERT ... ON CONFLICT for named parameters (SQLite and PostgreSQL say it alike)."""
-    return text(
-        f"INSERT INTO events ({_COLS}) VALUES ({', '.join(':' + c for c in EVENT_COLUMNS)}) "
-        "ON CONFLICT (source, event_id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
-    )
-
-
-_SQLITE_UPSERT = (
-    f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
-    f"ON CONFLICT (source, event_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
-    + " WHERE "
-    + " OR ".join(f"events.{c} IS NOT excluded.{c}" for c in _CHANGED)
-)
-
-
-def _sqlite_moved_subjects(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Mark the subjects that events of `rows` stored before belonged to, if an event moves
-    to another subject (see `CheckDirty`): before the upsert, while the old rows are there."""
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
-                    " subject_type TEXT, subject_id TEXT)")  # fmt: skip
-        cur.execute("DELETE FROM qmon_batch")
-        cur.executemany("INSERT INTO qmon_batch VALUES (?, ?, ?, ?)",
-                        [(r[0], r[1], r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows])  # fmt: skip
-        cur.execute(_MARK_DIRTY.format(rows=(
-            "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
-            " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
-            " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
-        )))  # fmt: skip
-    finally:
-        cur.close()
-
-
-def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Upsert rows on the raw sqlite3 connection; returns how many rows changed.
-
-    An upsert whose row is already stored as given changes nothing and is not counted.
-    """
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.executemany(_SQLITE_UPSERT, rows)
-        return cur.rowcount
-    finally:
-        cur.close()
-
-
-_SUBJECT = (EVENT_COLUMNS.index("subject_type"), EVENT_COLUMNS.index("subject_id"))
-
-#: Marks a subject changed for the incremental check (`CheckDirty`), or marks it again.
-_MARK_DIRTY = (
-    "INSERT INTO check_dirty (subject_type, subject_id, version) {rows} "
-    "ON CONFLICT (subject_type, subject_id) DO UPDATE SET version = check_dirty.version + 1"
-)
-
-
-def _mark_dirty(conn: Connection, subjects: Iterable[tuple[str, str]]) -> None:
-    """Mark subjects changed, in the caller's transaction (see `CheckDirty`)."""
-    params = [{"t": t, "i": i} for t, i in set(subjects)]
-    if params:
-        conn.execute(text(_MARK_DIRTY.format(rows="VALUES (:t, :i, 1)")), params)
-
-
-_TYPE, _SOURCE = EVENT_COLUMNS.index("type"), EVENT_COLUMNS.index("source")
-#: Notes that a source has events of a type (`EventSource`).
-_NOTE_SOURCE = "INSERT INTO event_sources (type, source) {rows} ON CONFLICT DO NOTHING"
-
-
-def _note_sources(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
-    """Note the (type, source) pairs of stored rows, in the caller's transaction."""
-    params = [{"t": t, "s": src} for t, src in {(r[_TYPE], r[_SOURCE]) for r in rows}]
-    if params:
-        conn.execute(text(_NOTE_SOURCE.format(rows="VALUES (:t, :s)")), params)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -502,106 +417,6 @@ def _purge_floor(conn: Connection) -> int | None:
     return conn.execute(
         text("SELECT at_us FROM agent_marks WHERE name = :n"), {"n": PURGED_BEFORE}
     ).scalar_one_or_none()
-
-
-class EventWriter:
-    """Bulk upserts inside one open transaction; counts what changed. Rows older than the
-    purge floor (`qmon purge --before`) are left out and counted as `purged`."""
-
-    def __init__(self, conn: Connection, dialect: str, floor_us: int | None = None) -> None:
-        self._conn = conn
-        self._dialect = dialect
-        self._floor = floor_us
-        self.committed = False
-        self.counts = IngestCounts()
-        self._written = 0
-        self._modified = 0  # SQLite: inserted + updated, from rowcount
-        self._before: int | None = None
-        self._had_events: bool | None = None  # PostgreSQL: whether events were stored before
-
-    def write(self, rows: list[tuple[Any, ...]]) -> None:
-        """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
-        if self._floor is not None:
-            kept = [row for row in rows if row[_OCCURRED] >= self._floor]
-            self.counts.purged += len(rows) - len(kept)
-            rows = kept
-        if not rows:
-            return
-        self._written += len(rows)
-        if self._dialect == "postgresql":
-            self._write_postgres(rows)
-        else:
-            self._write_sqlite(rows)
-
-    def commit(self) -> IngestCounts:
-        if self._dialect != "postgresql" and self._before is not None:
-            after = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-            self.counts.inserted = after - self._before
-            self.counts.updated = self._modified - self.counts.inserted
-        self.counts.unchanged = self._written - self.counts.inserted - self.counts.updated
-        self._conn.commit()
-        self.committed = True
-        if self._dialect == "postgresql" and self.counts.inserted >= ANALYZE_FROM_ROWS:
-            # Fresh statistics now rather than whenever autovacuum gets to it: the planner of
-            # the next audit or report needs them (PostgreSQL samples; this costs ~0.1 s).
-            self._conn.execute(text("ANALYZE events"))
-            self._conn.commit()
-        return self.counts
-
-    def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
-        if self._before is None:
-            self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-        if self._before > 0:  # an event can only move if there were events before
-            _sqlite_moved_subjects(self._conn, rows)
-        _mark_dirty(self._conn, ((r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows))
-        _note_sources(self._conn, rows)
-        self._modified += _sqlite_upsert(self._conn, rows)
-
-    def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
-        raw = self._conn.connection.dbapi_connection
-        with raw.cursor() as cur:  # type: ignore[union-attr]
-            cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS qmon_staging "
-                "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
-            cur.execute("TRUNCATE qmon_staging")
-            with cur.copy(f"COPY qmon_staging ({_COLS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
-            old = ", ".join(f"events.{c}" for c in _CHANGED)
-            new = ", ".join(f"excluded.{c}" for c in _CHANGED)
-            if self._had_events is None:
-                cur.execute("SELECT EXISTS (SELECT 1 FROM events)")
-                self._had_events = cur.fetchone()[0]
-            if self._had_events:
-                # An event moving to another subject changes the one it leaves too (only an
-                # event stored before this transaction can). One index probe per staged row:
-                # the staging table has no statistics, and the planner would rather hash-join
-                # a seq scan of the whole events table, every batch.
-                cur.execute("SET LOCAL enable_hashjoin = off")
-                cur.execute("SET LOCAL enable_mergejoin = off")
-                cur.execute(_MARK_DIRTY.format(rows=(
-                    "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_staging s"
-                    " JOIN events e USING (source, event_id) WHERE (e.subject_type, e.subject_id)"
-                    " IS DISTINCT FROM (s.subject_type, s.subject_id)")))  # fmt: skip
-                cur.execute("RESET enable_hashjoin")  # back to what it was, for the upsert
-                cur.execute("RESET enable_mergejoin")
-            cur.execute(
-                f"WITH up AS (INSERT INTO events ({_COLS}) "
-                f"SELECT {_COLS} FROM qmon_staging "
-                f"ON CONFLICT (source, event_id) DO UPDATE SET {updates} "
-                f"WHERE ({old}) IS DISTINCT FROM ({new}) "
-                "RETURNING (xmax = 0) AS ins, subject_type, subject_id, type, source), "
-                "dirty AS ("
-                + _MARK_DIRTY.format(rows="SELECT DISTINCT subject_type, subject_id, 1 FROM up")
-                + "), noted AS ("
-                + _NOTE_SOURCE.format(rows="SELECT DISTINCT type, source FROM up")
-                + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
-            )
-            inserted, updated = cur.fetchone()
-        self.counts.inserted += inserted
-        self.counts.updated += updated
 
 
 __all__ = ["EventWriter", "IngestCounts", "RecordCounts", "RoleRow", "Store", "event_to_row"]
