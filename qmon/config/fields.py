@@ -21,6 +21,8 @@ from pydantic import (
     ValidationInfo,
 )
 
+from qmon.promises.conditions import BusinessDays
+from qmon.promises.conditions import Duration as ClockDuration
 from qmon.promises.duration import parse_duration
 from qmon.timeutil import duration_problem, zone
 
@@ -266,3 +268,25 @@ class Strict(BaseModel):
 
 Duration = Annotated[int, BeforeValidator(_duration)]
 """A duration like "24h" or "1h 30m", validated to microseconds."""
+
+
+_BUSINESS_DAYS = re.compile(r"(\d+)\s+business\s+days?", re.IGNORECASE)
+
+
+def _within(value: Any, info: ValidationInfo) -> ClockDuration | BusinessDays:
+    """`within`: a duration ("24h") or a number of business days ("2 business days")."""
+    if isinstance(value, str) and (match := _BUSINESS_DAYS.fullmatch(value.strip())):
+        days = int(match.group(1))
+        if days > 366:
+            raise ValueError(f"'{info.field_name}' {value!r}: at most 366 business days")
+        return BusinessDays(days)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"'{info.field_name}' must be a duration like '24h' or '1h 30m', "
+            "or business days like '2 business days'"
+        )
+    return ClockDuration(_bounded(parse_duration(str(value)), value))
+
+
+Within = Annotated[ClockDuration | BusinessDays, BeforeValidator(_within)]
+"""`within`: a duration ("24h", "1h 30m") or "N business days"."""

@@ -9,11 +9,10 @@ a type in two roles) live in `qmon.config.loader`, which also locates every prob
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator
 
 from qmon.config.fields import (  # re-exported: the names other modules know spec by
     DEFAULT_TIMEZONE,
@@ -26,7 +25,7 @@ from qmon.config.fields import (  # re-exported: the names other modules know sp
     Strict,
     TimeZoneName,
     Windows,
-    _bounded,
+    Within,
     _closed_date,
     _database,
     _holiday_code,
@@ -46,17 +45,23 @@ from qmon.config.sections import (
     SlackSpec,
     WebhookSpec,
 )
+from qmon.config.serve_spec import ServeSpec
+from qmon.config.writeback_spec import WritebackSpec
 from qmon.promises.conditions import (
-    BusinessDays,
     Condition,
     DeadlineAttribute,
     Match,
     normalise,
 )
-from qmon.promises.conditions import Duration as ClockDuration
-from qmon.promises.duration import parse_duration
 
-EXTRA_SECTIONS: tuple[str, ...] = ("notify", "schedule", "language", "imports")
+EXTRA_SECTIONS: tuple[str, ...] = (
+    "notify",
+    "schedule",
+    "language",
+    "imports",
+    "writeback",
+    "serve",
+)
 """Top-level sections read by later parts of qmon; they reach them as `QmonConfig.extra`."""
 
 __all__ = [
@@ -83,27 +88,6 @@ class CalendarSpec(Strict):
     holidays: list[Annotated[str, AfterValidator(_holiday_code)]] = []
     closed: list[Annotated[date, BeforeValidator(_closed_date)]] = []
 
-
-_BUSINESS_DAYS = re.compile(r"(\d+)\s+business\s+days?", re.IGNORECASE)
-
-
-def _within(value: Any, info: ValidationInfo) -> ClockDuration | BusinessDays:
-    """`within`: a duration ("24h") or a number of business days ("2 business days")."""
-    if isinstance(value, str) and (match := _BUSINESS_DAYS.fullmatch(value.strip())):
-        days = int(match.group(1))
-        if days > 366:
-            raise ValueError(f"'{info.field_name}' {value!r}: at most 366 business days")
-        return BusinessDays(days)
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError(
-            f"'{info.field_name}' must be a duration like '24h' or '1h 30m', "
-            "or business days like '2 business days'"
-        )
-    return ClockDuration(_bounded(parse_duration(str(value)), value))
-
-
-Within = Annotated[ClockDuration | BusinessDays, BeforeValidator(_within)]
-"""`within`: a duration ("24h", "1h 30m") or "N business days"."""
 
 _SCALAR = str | int | float
 
@@ -214,6 +198,8 @@ class QmonSpec(Strict):
     notify: NotifySpec | None = None
     schedule: ScheduleSpec | None = None
     imports: ImportsSpec | None = None
+    writeback: WritebackSpec | None = None
+    serve: ServeSpec | None = None
 
     def extra(self) -> dict[str, Any]:
         """The sections for later parts of qmon that the file sets."""

@@ -228,9 +228,69 @@ class EventSource(SQLModel, table=True):
     source: str = Field(primary_key=True)
 
 
+class WritebackRecord(SQLModel, table=True):
+    """The values qmon wants on one CRM record, and those it last wrote there.
+
+    The check that decides a record's values (`qmon.writeback.values`) stores them as
+    `desired`, in its own transaction; `pending` says they differ from `written` (None: never
+    written, the same as all empty). Delivery writes the pending ones in batches and sets
+    `written` to what it sent, only if `desired` did not change meanwhile; a record the CRM
+    refused keeps `pending` with a later `next_try_us`, its reason in `last_error`.
+    """
+
+    __tablename__ = "writeback_records"
+    __table_args__ = (Index("ix_writeback_due", "source", "pending", "next_try_us"),)
+
+    source: str = Field(primary_key=True)
+    object_type: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    subject_type: str
+    subject_id: str
+    desired: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+    written: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+    pending: bool
+    changed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    written_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    attempts: int = 0
+    next_try_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class WritebackTask(SQLModel, table=True):
+    """One CRM task for a broken instance: the ledger that makes it exist once.
+
+    Keyed like an alert (promise, subject, cycle start). `key` is stored in the task itself
+    (`qmon_key` / `Qmon_Key__c`), so a try whose answer was lost is found before a second
+    task is made. `task_id` is the CRM's id once created; `update_pending` marks a task whose
+    text is to be updated (the promise was kept late).
+    """
+
+    __tablename__ = "writeback_tasks"
+
+    promise_id: str = Field(primary_key=True)
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    started_us: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    source: str
+    object_type: str
+    record_id: str
+    key: str = Field(unique=True)
+    owner: str | None = None
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    due_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    priority: str
+    created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    task_id: str | None = None
+    update_pending: bool = False
+    attempts: int = 0
+    next_try_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
 TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
-          CheckWatch, CheckDecided, CheckState, EventSource)  # fmt: skip
+          CheckWatch, CheckDecided, CheckState, EventSource, WritebackRecord, WritebackTask)  # fmt: skip
 
 
 def metadata() -> MetaData:
