@@ -40,6 +40,10 @@ from qmon.config.spec import SlackSpec
 from qmon.promises.engine import Instance
 from qmon.promises.promise import Promise
 from qmon.store import Store
+from qmon.writeback import deliver as writeback_deliver
+from qmon.writeback import plan as writeback_plan
+from qmon.writeback.crm import targets
+from qmon.writeback.plan import WritebackReport
 
 HORIZON_US = 24 * 3600_000_000
 """Breaches whose deadline passed longer ago than this are history, not news: a first check
@@ -84,6 +88,7 @@ class CheckReport:
     failed: list[str] = field(default_factory=list)  # why deliveries failed this run
     warnings: list[str] = field(default_factory=list)  # delivered, but not as well as it could
     pending: int = 0  # still waiting after this run
+    writeback: WritebackReport = field(default_factory=WritebackReport)
 
 
 def run_check(
@@ -103,13 +108,15 @@ def run_check(
     promises = {p.id: p for p in config.promises}
     not_evaluated = stale_promises(config, store, as_of_us)
     slack, webhook = config.notify.slack, config.notify.webhook
-    recording = not dry_run and (slack is not None or webhook is not None)
+    writing_back = bool(targets(config))
+    recording = not dry_run and (slack is not None or webhook is not None or writing_back)
     tracked = recording and not not_evaluated  # the incremental state follows this check
     scope = incremental.Scope(full=True)
     if tracked:
         scope = incremental.plan(config, store, as_of_us, full=full)
+    keep_from = min(as_of_us - HORIZON_US, writeback_plan.keep_from(config, as_of_us) or as_of_us)
     instances = incremental.evaluate(
-        config, store, scope, as_of_us, keep_from_us=as_of_us - HORIZON_US, upcoming=tracked
+        config, store, scope, as_of_us, keep_from_us=keep_from, upcoming=tracked
     )
     # Stale data can also look like a burning budget: no instance alerts, no burn alerts.
     evaluated = [i for i in instances if i.promise_id not in not_evaluated]
@@ -121,12 +128,15 @@ def run_check(
     report = CheckReport()
     language = config.language
     known = _known_keys(store, alerts)
-    if dry_run or (slack is None and webhook is None):  # nowhere to send: list, record nothing
+    if not recording:  # nowhere to send: list, record nothing
         report.found = [a for a in alerts if _key(a) not in known]
         if not dry_run:
             store.mark("check", as_of_us)
         return report
     channels = {"status": "pending" if slack else "none", "hook": webhook is not None}
+    broke: list[Instance] = []  # new breaches and breaches kept late, for the CRM's tasks
+    kept_late: list[Instance] = []
+    links: dict[tuple[str, str], str | None] = {}
     with store.engine.begin() as conn:
         for alert in alerts:
             is_new = _key(alert) not in known
@@ -150,9 +160,13 @@ def run_check(
                     "blocks": json.dumps(message.blocks),
                 },
             ).rowcount
+            links[(i.subject_type, i.subject_id)] = link
             if inserted:
                 report.found.append(alert)
+                if alert.kind == "breached":
+                    broke.append(i)
             elif alert.kind == "breached" and alert.instance.stopped_us is not None:
+                kept_late.append(i)
                 late = render("late", alert.promise, alert.instance, link, as_of_us,
                               config.timezone, language)  # fmt: skip
                 conn.execute(
@@ -173,8 +187,12 @@ def run_check(
                 )
         if not_evaluated:  # alerted in full once its sources are back
             incremental.forget(conn)
-        else:
-            incremental.save(conn, config, scope, instances, as_of_us)
+        else:  # the CRM records' values: not from stale data either
+            subjects = None if scope.full else scope.subjects
+            changed, wakes = writeback_plan.plan(conn, config, evaluated, subjects, as_of_us)
+            report.writeback.changed = changed
+            writeback_plan.plan_tasks(conn, config, broke, kept_late, links, as_of_us)
+            incremental.save(conn, config, scope, instances, as_of_us, wakes)
         decided = (decisions_of(evaluated) if scope.full
                    else incremental.decisions(conn, as_of_us))  # fmt: skip
         extra = [
@@ -224,6 +242,8 @@ def run_check(
         _deliver(store, slack, as_of_us, report, language)
     if webhook is not None:
         _deliver_webhook(store, webhook.url.get_secret_value(), as_of_us, report)
+    if writing_back:
+        writeback_deliver.deliver(config, store, as_of_us, report.writeback)
     store.mark("check", as_of_us)
     with store.engine.connect() as conn:
         report.pending = conn.execute(

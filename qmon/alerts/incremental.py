@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -50,6 +50,8 @@ FULL_ABOVE = 20_000
 DECIDED_FOR_US = max(long_us for _, long_us, _, _ in RULES)
 #: `check_watch.promise_id` of a wake for an event after the check's instant.
 ANY_PROMISE = "*"
+#: `check_watch.promise_id` of a subject whose CRM record's values change by time alone.
+WAKE_OTHER = "*writeback"
 
 
 @dataclass
@@ -134,11 +136,12 @@ def evaluate(
 
 def save(
     conn: Connection, config: QmonConfig, scope: Scope, instances: Iterable[Instance],
-    as_of_us: int,
+    as_of_us: int, wakes: Mapping[tuple[str, str], int] | None = None,
 ) -> None:  # fmt: skip
     """Write the state after a check, in the check's own transaction: its alerts and its
     state commit together or not at all. (Upserts: a `qmon check` by hand beside the agent's
-    may write the same rows.)"""
+    may write the same rows.) `wakes` are other instants at which a subject changes by time
+    alone (its CRM record's values: `qmon.writeback`), under `WAKE_OTHER`."""
     promises = {p.id: p for p in config.promises}
     if scope.full:
         conn.execute(text("DELETE FROM check_watch"))
@@ -162,6 +165,8 @@ def save(
                             "b": i.status == "breached"})  # fmt: skip
     for (subject_type, subject_id), at in scope.upcoming.items():
         watch[(ANY_PROMISE, subject_type, subject_id)] = at
+    for (subject_type, subject_id), at in (wakes or {}).items():
+        watch[(WAKE_OTHER, subject_type, subject_id)] = at
     if watch:
         conn.execute(
             text("INSERT INTO check_watch (promise_id, subject_type, subject_id, wake_us)"

@@ -97,7 +97,7 @@ def render(
         (w["elapsed"], elapsed),
     ]
     if instance.deadline_us is not None:
-        fields.append((w["deadline"], _local(instance.deadline_us, zone, language)))
+        fields.append((w["deadline"], local_time(instance.deadline_us, zone, language)))
     if kind == "at_risk" and instance.deadline_us is not None:
         fields.append((w["left"], format_duration(max(0, instance.deadline_us - as_of_us))))
     if kind == "late":
@@ -116,7 +116,7 @@ def render(
     return Message(text, blocks)
 
 
-def _local(us: int, zone: ZoneInfo, language: str) -> str:
+def local_time(us: int, zone: ZoneInfo, language: str) -> str:
     moment = datetime.fromtimestamp(us / 1e6, tz=zone)
     shape = "%d-%m-%Y %H:%M" if language == "nl" else "%Y-%m-%d %H:%M"
     return f"{moment.strftime(shape)} ({zone.key})"

@@ -16,6 +16,7 @@ from qmon.cli import (
     actions_cmd,
     audit_cmd,
     check_cmd,
+    crm_cmd,
     db_cmd,
     demo_cmd,
     import_cmd,
@@ -92,6 +93,7 @@ app.add_typer(sync_cmd.app, name="sources")
 app.add_typer(actions_cmd.app, name="actions")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(crm_cmd.app, name="crm")
 
 
 def main() -> None:

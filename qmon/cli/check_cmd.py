@@ -46,8 +46,13 @@ def check(
     a later check, with backoff. A breach that is later kept has its message updated (late,
     by how much). Without `notify.slack` in the config alerts are listed, not recorded.
 
-    Exit codes: 0 ok; 2 bad config or option; 3 some alerts could not be delivered (they
-    stay queued).
+    With `writeback:` configured, each CRM record's qmon fields (status, next deadline,
+    breaches, promise, link) are kept current: only records whose values changed are written,
+    in batches; a record the CRM refuses is retried later and listed by `qmon status`; with
+    `tasks:` each new breach gets one task for the record's owner.
+
+    Exit codes: 0 ok (records the CRM refused are warnings); 2 bad config or option; 3 some
+    alerts or CRM writes could not be delivered (they stay queued).
     """
     from qmon.alerts.check import run_check
 
@@ -76,11 +81,26 @@ def check(
             + (f"; {report.webhooks} to the webhook" if report.webhooks else ""),
             highlight=False,
         )
-    for warning in dict.fromkeys(report.warnings):
+    wb = report.writeback
+    if not dry_run and (wb.changed or wb.written or wb.pending or wb.refused or wb.failed):
+        console.print(
+            f"CRM: {wb.changed} record(s) changed, {wb.written} written, "
+            f"{wb.tasks_created} task(s) created, {wb.tasks_updated} updated; "
+            f"{wb.pending} waiting",
+            highlight=False,
+        )
+    refused = wb.refused
+    for line in refused[:10]:
+        err_console.print(f"CRM refused: {terminal_text(line, markup=False)}", markup=False,
+                          highlight=False)  # fmt: skip
+    if len(refused) > 10:
+        err_console.print(f"CRM refused {len(refused) - 10} more record(s); see `qmon status`",
+                          highlight=False)  # fmt: skip
+    for warning in dict.fromkeys([*report.warnings, *wb.warnings]):
         err_console.print(f"warning: {terminal_text(warning, markup=False)}", markup=False,
                           highlight=False)  # fmt: skip
-    for reason in dict.fromkeys(report.failed):
+    for reason in dict.fromkeys([*report.failed, *wb.failed]):
         err_console.print(f"not delivered: {terminal_text(reason, markup=False)}",
                           markup=False, highlight=False)  # fmt: skip
-    if report.failed:
+    if report.failed or wb.failed:
         raise typer.Exit(int(ExitCode.SOURCE_FAILED))

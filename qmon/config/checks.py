@@ -44,6 +44,43 @@ def check(data: dict[str, Any], problems: _Problems) -> None:
     if isinstance(promises, list):
         _check_promises(promises, phases, calendar_names, problems)
     _check_slack(data, phases, calendar_names, problems)
+    _check_writeback(data, calendar_names, problems)
+
+
+def _check_writeback(
+    data: dict[str, Any], calendars: list[str] | None, problems: _Problems
+) -> None:
+    """`writeback.<source>` names a configured HubSpot or Salesforce source, objects of its
+    CRM, and for tasks a calendar that exists."""
+    from qmon.writeback.crm import OBJECTS
+
+    writeback = data.get("writeback")
+    if not isinstance(writeback, dict):
+        return
+    sources = data.get("sources") if isinstance(data.get("sources"), dict) else {}
+    for name, entry in writeback.items():
+        path: YamlPath = ("writeback", name)
+        source = sources.get(name)
+        if not isinstance(source, dict):
+            known = [str(s) for s in sources]
+            listing = f"; sources are: {', '.join(known)}" if known else "; no sources are defined"
+            problems.add(path, f"unknown source '{name}'{did_you_mean(str(name), known)}{listing}",
+                         key=True)  # fmt: skip
+            continue
+        kind = source.get("kind", name)
+        if not isinstance(entry, dict) or kind not in OBJECTS:
+            continue
+        objects = entry.get("objects")
+        for n, obj in enumerate(objects if isinstance(objects, list) else [objects]):
+            if isinstance(obj, str) and obj not in OBJECTS[kind]:
+                where = path + ("objects", n) if isinstance(objects, list) else path + ("objects",)
+                problems.add(where, f"{kind} has no object '{obj}' qmon writes to"
+                             f"{did_you_mean(obj, OBJECTS[kind])}; objects are: "
+                             f"{', '.join(OBJECTS[kind])}")  # fmt: skip
+        tasks = entry.get("tasks")
+        if isinstance(tasks, dict):
+            _check_reference(tasks.get("calendar"), calendars, "calendar",
+                             path + ("tasks", "calendar"), problems)  # fmt: skip
 
 
 def _check_slack(

@@ -290,7 +290,8 @@ class WritebackTask(SQLModel, table=True):
 
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
 TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
-          CheckWatch, CheckDecided, CheckState, EventSource, WritebackRecord, WritebackTask)  # fmt: skip
+          CheckWatch, CheckDecided, CheckState, EventSource, WritebackRecord,
+          WritebackTask)  # fmt: skip
 
 
 def metadata() -> MetaData:

@@ -63,6 +63,20 @@ class MissingScopes(SourceAuthError):
         self.scopes = scopes
 
 
+class Rejected(SyncError):
+    """HubSpot refused a call for what it asked (HTTP 4xx other than 401, 403, 429).
+
+    Attributes:
+        status: the HTTP status.
+        category: HubSpot's error category (`OBJECT_NOT_FOUND`, `VALIDATION_ERROR`...).
+        body: the error body's JSON (empty when it was none); never shown whole.
+    """
+
+    def __init__(self, message: str, status: int, category: str, body: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.status, self.category, self.body = status, category, body
+
+
 class SlidingWindow:
     """At most `limit` calls in any `window` seconds, counted from when each call *ended*.
 
@@ -106,6 +120,7 @@ class HubSpotApi:
         from hubspot import HubSpot  # imported here: only configs with HubSpot pay for it
         from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
         from hubspot.crm.objects.exceptions import ApiException as ObjectsError
+        from hubspot.crm.properties.exceptions import ApiException as PropertiesError
 
         try:
             token = spec.token()
@@ -117,7 +132,9 @@ class HubSpotApi:
         # is made here instead, with one policy and one count.
         self._client = HubSpot(access_token=token, host=spec.base_url.rstrip("/"), retry=False)
         self._token = token
-        self._api_errors: tuple[type[Exception], ...] = (ObjectsError, AssociationsError)
+        self._api_errors: tuple[type[Exception], ...] = (
+            ObjectsError, AssociationsError, PropertiesError
+        )
         self._spec = spec
         self._sleep = sleep
         self._timeout = spec.timeout_seconds
@@ -240,6 +257,20 @@ class HubSpotApi:
         )
         return int(answer["portalId"])
 
+    @property
+    def client(self) -> Any:
+        """The `hubspot-api-client` client (for the writer's calls through `call`)."""
+        return self._client
+
+    def call(self, what: str, send: Callable[[], Any], *, search: bool = False) -> dict[str, Any]:
+        """One call of the client (made with `_preload_content=False`), paced by the search
+        or the general limiter, retried as every call is; its JSON answer."""
+        return self._call(what, send, self._search if search else self._general)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
     # -- retries ---------------------------------------------------------------------------
 
     def _call(self, what: str, send: Callable[[], Any], window: SlidingWindow) -> dict[str, Any]:
@@ -291,8 +322,9 @@ class HubSpotApi:
                         self._wait(asked, why, SourceUnreachable)
                     delay *= 2
                     continue
-                raise SyncError(
-                    f"HubSpot rejected {what} (HTTP {status}): {_error_field(body, 'message')}"
+                raise Rejected(
+                    f"HubSpot rejected {what} (HTTP {status}): {_error_field(body, 'message')}",
+                    status, _error_field(body, "category"), _body(body),
                 ) from None
             except HTTPError as exc:  # connection refused or reset, timeouts
                 window.done()

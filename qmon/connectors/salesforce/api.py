@@ -88,6 +88,20 @@ def jwt_audience(login_url: str) -> str:
     return login_url.rstrip("/")
 
 
+class Rejected(SyncError):
+    """Salesforce refused a call for what it asked (HTTP 400 or 404).
+
+    Attributes:
+        code: Salesforce's `errorCode` (`INVALID_FIELD`, `NOT_FOUND`...).
+        detail: its message, without secrets.
+        status: the HTTP status.
+    """
+
+    def __init__(self, message: str, code: str, detail: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.detail, self.status = code, detail, status
+
+
 class BulkJobFailed(Exception):
     """A Bulk 2.0 query job ended Failed or Aborted (the caller reads with REST instead)."""
 
@@ -449,6 +463,15 @@ class SalesforceApi:
 
     # -- every call --------------------------------------------------------------------------
 
+    def call(self, what: str, send: Callable[[Any], Any]) -> Any:
+        """`send(sf)` with the logged-in client, retried and failing in words as every call
+        (for the writer's calls)."""
+        return self._call(what, send)
+
+    @property
+    def timeout(self) -> float:
+        return self._spec.timeout_seconds
+
     def _call(self, what: str, send: Callable[[Any], Any]) -> Any:
         from simple_salesforce.exceptions import (
             SalesforceExpiredSession,
@@ -490,12 +513,15 @@ class SalesforceApi:
                     )
                 ) from None
             except (SalesforceMalformedRequest, SalesforceResourceNotFound) as exc:
-                raise SyncError(
+                raise Rejected(
                     self.redact(
                         f"Salesforce rejected {what} ({_error_code(exc.content)}): "
                         f"{_error_message(exc.content)}; `qmon sources check` lists the "
                         "objects and fields the integration user cannot read"
-                    )
+                    ),
+                    _error_code(exc.content),
+                    self.redact(_error_message(exc.content)),
+                    getattr(exc, "status", 400),
                 ) from None
             except requests.exceptions.SSLError:
                 raise self._tls_error(self._spec.instance_url) from None
