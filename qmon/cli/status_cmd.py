@@ -54,6 +54,14 @@ def status(
     if outbox["last_error"]:
         waiting += f"; last error: {outbox['last_error']}"
     console.print(safe(waiting, markup=False), highlight=False, markup=False)
+    crm = data["crm"]
+    if crm["records_waiting"] or crm["tasks_waiting"] or crm["refused"]:
+        console.print(f"CRM writes waiting: {crm['records_waiting']} record(s), "
+                      f"{crm['tasks_waiting']} task(s)", highlight=False)  # fmt: skip
+    for refused in crm["refused"]:
+        line = (f"CRM refuses {refused['source']} {refused['object']}/{refused['id']} "
+                f"({refused['tries']} tries): {refused['reason']}")  # fmt: skip
+        console.print(safe(line, markup=False), highlight=False, markup=False)
     for job in data["jobs"]:
         line = (f"job {job['name']}: last run {job['last_finished'] or 'never'}"
                 f" by {job['agent'] or '-'}, next due {job['next_due']}")  # fmt: skip

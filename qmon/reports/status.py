@@ -21,6 +21,7 @@ from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
 from qmon.store.store import PURGED_BEFORE
 from qmon.timeutil import from_us
+from qmon.writeback.deliver import refused_records
 
 
 @dataclass
@@ -36,6 +37,10 @@ class Status:
     jobs: list[dict[str, Any]] = field(default_factory=list)  # the agents' jobs (agent_jobs)
     purged_before_us: int | None = None  # `qmon purge`'s cut: older events are not stored
     events_out_of_range: int | None = None  # stored before qmon checked; None: not counted
+    #: CRM writeback: records and tasks waiting, and records the CRM keeps refusing
+    crm_waiting: int = 0
+    crm_tasks_waiting: int = 0
+    crm_refused: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The stable JSON of `qmon status --format json` (instants in UTC with `Z`)."""
@@ -47,6 +52,11 @@ class Status:
                 "waiting": self.alerts_waiting,
                 "oldest": _iso(self.oldest_waiting_us),
                 "last_error": self.last_delivery_error,
+            },
+            "crm": {
+                "records_waiting": self.crm_waiting,
+                "tasks_waiting": self.crm_tasks_waiting,
+                "refused": self.crm_refused,
             },
             "not_evaluated": self.not_evaluated,
             "purged_before": _iso(self.purged_before_us),
@@ -93,6 +103,16 @@ def collect(
                 " ORDER BY next_try_us DESC LIMIT 1"
             )
         ).scalar_one_or_none()
+        status.crm_waiting = conn.execute(
+            text("SELECT count(*) FROM writeback_records WHERE pending")
+        ).scalar_one()
+        status.crm_tasks_waiting = conn.execute(
+            text("SELECT count(*) FROM writeback_tasks WHERE task_id IS NULL OR update_pending")
+        ).scalar_one()
+    status.crm_refused = [
+        {"source": s, "object": o, "id": r, "tries": n, "reason": why}
+        for s, o, r, n, why in refused_records(store)
+    ]
     status.stale_promises = stale_promises(config, store, as_of_us)
     status.not_evaluated = [
         p.id

@@ -224,7 +224,7 @@ def _settle_task(store: Store, assignments: str, params: dict[str, Any]) -> None
         conn.execute(text(f"UPDATE writeback_tasks SET {assignments} WHERE key = :k"), params)
 
 
-def failing(store: Store, at_least: int = 3) -> list[tuple[str, str, str, int, str]]:
+def refused_records(store: Store, at_least: int = 3) -> list[tuple[str, str, str, int, str]]:
     """Records the CRM keeps refusing (`at_least` tries): source, object, id, tries, why."""
     with store.engine.connect() as conn:
         rows = conn.execute(
