@@ -51,12 +51,19 @@ scopes per object are the ``private_apps`` security requirements of the objects'
 ``X-HubSpot-RateLimit-Daily`` and ``-Daily-Remaining`` headers on every answer except search's,
 which integrators report without them, and a 429 with ``policyName: DAILY`` once used up).
 
-What is deliberately *not* modelled: writes through the API (data changes only through the
-test-side :meth:`FakeHubSpot.add`, :meth:`~FakeHubSpot.update` and
-:meth:`~FakeHubSpot.archive`), ``idProperty``, other batch endpoints, the free-text ``query``
-of search, property schemas (a filter on a property no object has matches nothing, where
-HubSpot may answer 400), search indexing lag (HubSpot documents that changes take a few
-moments to become searchable; here they are searchable at once).
+Writes through the API live in :mod:`tests.fakes.hubspot_writes` (the mixin
+:class:`~tests.fakes.hubspot_writes.HubSpotWrites`): property groups and properties (read and
+create), batch update, task create and PATCH, with their validation, scopes and errors, and
+the test-side :meth:`~FakeHubSpot.refuse_writes`; its docstring lists its sources and what it
+does not model.
+
+What is deliberately *not* modelled here: other writes (archiving, batch create and upsert;
+otherwise data changes only through the test-side :meth:`FakeHubSpot.add`,
+:meth:`~FakeHubSpot.update` and :meth:`~FakeHubSpot.archive`), ``idProperty``, other batch
+endpoints, the free-text ``query`` of search, property schemas in reads (a filter on a
+property no object has matches nothing, where HubSpot may answer 400), search indexing lag
+(HubSpot documents that changes take a few moments to become searchable; here they are
+searchable at once).
 
 Nothing here reaches the network: the server binds 127.0.0.1 on a free port and the client is
 pointed at it with ``host=``; nothing in this module opens an outgoing connection.
@@ -79,6 +86,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.fakes.hubspot_writes import HubSpotWrites
 from tests.fakes.server import FakeHandler, PagingFault, Reply
 
 if TYPE_CHECKING:
@@ -348,7 +356,7 @@ def _validation_error(message: str) -> _RequestError:
 # --- the fake portal --------------------------------------------------------------------------
 
 
-class FakeHubSpot:
+class FakeHubSpot(HubSpotWrites):
     """An in-memory HubSpot portal behind a local HTTP server; see the module docstring.
 
     Args:
@@ -417,6 +425,7 @@ class FakeHubSpot:
         self._rate_limited = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._init_writes()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -786,6 +795,9 @@ class FakeHubSpot:
                           errorType="RATE_LIMIT", policyName="DAILY")
         if path.rstrip("/") == ACCOUNT_INFO_PATH and method == "GET":
             return self._admit(token, False) or self._account_info()
+        written = self._route_writes(method, path, query, token, body, body_error)
+        if written is not None:
+            return written
         associations = _ASSOCIATIONS_RE.match(path)
         if associations is not None and method == "POST":
             if body_error is not None:
