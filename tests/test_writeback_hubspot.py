@@ -237,3 +237,18 @@ def test_a_429_storm_ends_with_every_record_right(portal: Portal) -> None:
     portal.check(T0 + 5 * H)
     assert portal.props("broken")["qmon_status"] == "breached"
     assert portal.props("on_track")["qmon_status"] == "on_track"
+
+
+def test_sources_check_names_the_write_scopes_and_missing_fields(fake: FakeHubSpot,
+                                                                 tmp_path: Path) -> None:  # fmt: skip
+    portal = Portal(fake, tmp_path)
+    fake.granted_scopes = {"tickets", "crm.objects.contacts.read"}
+    out = portal.run("sources", "check", code=3).stdout
+    assert "✓ tickets writable by qmon" in out
+    assert ("✗ tasks creatable by qmon: the private app lacks the scope "
+            "crm.objects.contacts.write") in out  # fmt: skip
+    assert "✗ tickets qmon properties: missing qmon_status, qmon_next_due" in out
+    fake.granted_scopes = None
+    portal.run("crm", "setup")
+    out = portal.run("sources", "check").stdout
+    assert "✓ tickets qmon properties" in out and "✓ tasks creatable by qmon" in out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
@@ -182,6 +182,7 @@ def check(
             failed = True
             console.print(f"  ✗ {exc}", markup=False, highlight=False)
             continue
+        findings += _writeback_findings(config, name)
         for finding in findings:
             failed |= not finding.ok
             mark = "✓" if finding.ok else "✗"
@@ -189,3 +190,22 @@ def check(
             console.print(f"  {mark} {finding.what}{detail}", markup=False, highlight=False)
     if failed:
         raise typer.Exit(int(ExitCode.SOURCE_FAILED))
+
+
+def _writeback_findings(config: Any, name: str) -> list[Any]:
+    """With `writeback:` for this source: may qmon write its fields and tasks there, and do
+    the fields exist (`qmon crm setup`)?"""
+    from qmon.connectors.base import Finding, SyncError
+    from qmon.writeback.crm import targets, writer
+    from qmon.writeback.protocol import WriteRefused
+
+    spec = targets(config).get(name)
+    if spec is None:
+        return []
+    crm = writer(config, name)
+    try:
+        return crm.check(spec.objects, tasks=spec.tasks is not None)
+    except (SyncError, WriteRefused) as exc:
+        return [Finding(False, "qmon's fields writable", str(exc))]
+    finally:
+        crm.close()

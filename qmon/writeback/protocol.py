@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from qmon.connectors.base import Finding
 from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
 
@@ -80,6 +81,10 @@ class Writer(Protocol):
     def setup(self, objects: Sequence[str], *, tasks: bool, dry_run: bool) -> list[str]:
         """Create the fields (and the task key field when `tasks`) that are missing, as
         lines saying what was (or, with `dry_run`, would be) done."""
+        ...
+
+    def check(self, objects: Sequence[str], *, tasks: bool) -> list[Finding]:
+        """For `qmon sources check`: whether qmon may write there, and the fields exist."""
         ...
 
     def close(self) -> None: ...

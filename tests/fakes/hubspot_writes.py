@@ -226,6 +226,11 @@ operations' list of 26 alternatives. That list has no ``crm.schemas.tasks.write`
 any engagement): the fake ASSUMES ``crm.schemas.contacts.write`` there, as the engagement
 object specs take the contacts scopes for their writes."""
 
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+"""The private-apps guide's "view access token information" call: POST with
+``{"tokenKey": <token>}``, answered with the token's ``userId``, ``hubId``, ``appId`` and
+``scopes`` (the field names as the guide shows them; the fake's ids are invented)."""
+
 MISSING_SCOPES_DETAIL = "One or more of the following scopes are required."
 _SCOPES_LINK = {"scopes": "https://developers.hubspot.com/scopes"}
 
@@ -646,6 +651,18 @@ class HubSpotWrites:
                 created_at=self.write_clock(),
             )
 
+    def _token_info(self, token: str, body: Any) -> _Response:
+        """The token's app and scopes; every scope the fake knows when none are configured."""
+        if not isinstance(body, dict) or body.get("tokenKey") != token:
+            raise _hubspot._validation_error("tokenKey must be the access token")
+        granted = self.granted_scopes
+        if granted is None:
+            tables = (_hubspot.READ_SCOPES, OBJECT_WRITE_SCOPES, SCHEMA_READ_SCOPES,
+                      SCHEMA_WRITE_SCOPES)  # fmt: skip
+            granted = {scope for table in tables for scopes in table.values() for scope in scopes}
+        return _hubspot._Response(200, {"userId": 4000001, "hubId": 62515, "appId": 3000001,
+                                        "scopes": sorted(granted)})  # fmt: skip
+
     # -- routing -----------------------------------------------------------------------------
 
     def _route_writes(
@@ -658,6 +675,8 @@ class HubSpotWrites:
         body_error: str | None,
     ) -> _Response | None:
         """The answer if ``path`` is a write endpoint (or a property path), else None."""
+        if path.rstrip("/") == TOKEN_INFO_PATH and method == "POST":
+            return self._token_info(token, body)
         match = _PROPERTY_PATH.match(path)
         if match is not None:
             return self._route_properties(method, path, match, query, token, body, body_error)

@@ -271,6 +271,11 @@ class HubSpotApi:
     def timeout(self) -> float:
         return self._timeout
 
+    @property
+    def token(self) -> str:
+        """The access token (for the one call that sends it in a body: its scopes)."""
+        return self._token
+
     # -- retries ---------------------------------------------------------------------------
 
     def _call(self, what: str, send: Callable[[], Any], window: SlidingWindow) -> dict[str, Any]:

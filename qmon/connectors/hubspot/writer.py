@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from qmon.connectors.base import Finding, SyncError
 from qmon.connectors.hubspot.api import HubSpotApi, MissingScopes, Rejected
 from qmon.connectors.registry import SourceConfig
 from qmon.errors import QmonError
@@ -49,6 +50,21 @@ PROPERTY_TYPES: dict[str, tuple[str, str, str]] = {
     "link": ("string", "text", "qmon link"),
 }
 _SCOPES_PAGE = "Settings > Integrations > Private apps > your app > Scopes"
+TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
+#: The scopes that let a private app write each object type (any one), and its properties.
+WRITE_SCOPES = {
+    "deals": ("crm.objects.deals.write",),
+    "tickets": ("tickets",),
+    "companies": ("crm.objects.companies.write",),
+    "contacts": ("crm.objects.contacts.write",),
+}
+TASK_WRITE_SCOPES = ("crm.objects.contacts.write",)
+SCHEMA_WRITE_SCOPES = {
+    "deals": ("crm.schemas.deals.write",),
+    "tickets": ("crm.schemas.tickets.write", "tickets"),
+    "companies": ("crm.schemas.companies.write",),
+    "contacts": ("crm.schemas.contacts.write",),
+}
 
 
 class HubSpotWriter:
@@ -204,6 +220,49 @@ class HubSpotWriter:
             raise WriteRefused(
                 f"HubSpot refused to update task {task_id}: {_message(exc.body)}"
             ) from None
+
+    # -- sources check ----------------------------------------------------------------------
+
+    def check(self, objects: Sequence[str], *, tasks: bool) -> list[Finding]:
+        """Whether the private app may write qmon's fields (and tasks), and whether the
+        fields exist: from the token's own scopes (the private-apps "access token info"
+        call) and a read of each property."""
+        api = self._api
+        api_client = api.client.crm.objects.basic_api.api_client
+        try:
+            info = api.call("read the token's scopes", lambda: api_client.call_api(
+                TOKEN_INFO_PATH, "POST", header_params={"Accept": "application/json",
+                "Content-Type": "application/json"}, body={"tokenKey": api.token},
+                auth_settings=["oauth2"], _preload_content=False,
+                _request_timeout=api.timeout))  # fmt: skip
+            scopes: set[str] | None = {str(s) for s in info.get("scopes") or []}
+        except SyncError:
+            scopes = None  # HubSpot would not say: the writes will tell
+        findings: list[Finding] = []
+        wanted = [(obj, WRITE_SCOPES.get(obj, ()), f"{obj} writable by qmon") for obj in objects]
+        if tasks:
+            wanted.append(("tasks", TASK_WRITE_SCOPES, "tasks creatable by qmon"))
+        for _obj, needed, what in wanted:
+            if scopes is None or not needed or scopes & set(needed):
+                findings.append(Finding(True, what))
+            else:
+                findings.append(Finding(False, what, f"the private app lacks the scope "
+                                        f"{needed[0]}: add it under {_SCOPES_PAGE}"))  # fmt: skip
+        for obj in [*objects, *(["tasks"] if tasks else [])]:
+            names = [TASK_KEY] if obj == "tasks" else [self._fields[n] for n in PROPERTY_TYPES]
+            try:
+                missing = [n for n in names if self._get(f"/{n}", obj) is None]
+            except WriteRefused as exc:
+                findings.append(Finding(False, f"{obj} qmon properties", str(exc)))
+                continue
+            if missing:
+                schema = SCHEMA_WRITE_SCOPES.get(obj, ("crm.schemas.contacts.write",))[0]
+                advice = f"run `qmon crm setup` (needs the scope {schema})"
+                detail = f"missing {', '.join(missing)}: {advice}"
+                findings.append(Finding(False, f"{obj} qmon properties", detail))
+            else:
+                findings.append(Finding(True, f"{obj} qmon properties"))
+        return findings
 
     # -- setup ------------------------------------------------------------------------------
 
