@@ -19,9 +19,14 @@ Error Responses; Bulk API 2.0: create / get info / get results of a query job; S
 formats, quoted string escapes). Where a detail is not documented the docstring says what the
 fake assumes, so a test that depends on it knows it is leaning on an assumption.
 
-What is deliberately *not* modelled: writes through the API (records change only through the
-test-side methods ``add_record`` and friends), SOQL beyond the subset an incremental sync
-needs, sharing and field-level security, per-app usage, SOAP login.
+Writes through the API (sObject Collections update, record create and update, the Tooling
+API's CustomField, the permission-set objects that grant field-level security, and the
+UserInfo endpoint that gives the API user's id) live in :mod:`tests.fakes.salesforce_writes`,
+a mixin this class inherits; its docstring lists their sources and assumptions.
+
+What is deliberately *not* modelled: writes beyond those (collection create, upsert and
+delete; record GET and DELETE; composite requests), SOQL beyond the subset an incremental sync
+needs, sharing, profiles, per-app usage, SOAP login.
 
 Nothing here reaches the network: the server binds 127.0.0.1 and the sessions made by
 ``make_session`` refuse every URL that is not the fake (``*.salesforce.com`` is rerouted to it,
@@ -54,6 +59,7 @@ import requests
 import trustme
 from requests.adapters import HTTPAdapter
 
+from tests.fakes.salesforce_writes import SalesforceWrites
 from tests.fakes.server import FakeHandler, PagingFault, Reply
 
 DEFAULT_API_VERSION = "59.0"
@@ -828,7 +834,7 @@ _JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # --- the fake org -----------------------------------------------------------------------------
 
 
-class FakeSalesforce:
+class FakeSalesforce(SalesforceWrites):
     """An in-memory org behind a local HTTPS server; see the module docstring for the why.
 
     Args:
@@ -896,6 +902,7 @@ class FakeSalesforce:
         self._thread: threading.Thread | None = None
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._ca_path: Path | None = None
+        self._init_writes()
         self.session_id = self.issue_session()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -1252,6 +1259,8 @@ class FakeSalesforce:
             if method != "POST":
                 return _method_not_allowed(method, "POST")
             return self._token_endpoint(headers, body)
+        if path.rstrip("/") == "/services/oauth2/userinfo":
+            return self._userinfo(method, headers)
         match = _DATA_PATH_RE.match(path)
         if match is None:
             return _error(404, "NOT_FOUND", "The requested resource does not exist")
@@ -1278,6 +1287,9 @@ class FakeSalesforce:
     def _data_resource(self, method: str, version: str, segments: list[str],
                        query: dict[str, list[str]], headers: Mapping[str, str],
                        body: bytes) -> _Response:
+        written = self._write_resource(method, version, segments, query, headers, body)
+        if written is not None:
+            return written
         head = segments[0] if segments else ""
         if head in ("query", "queryAll") and len(segments) <= 2:
             if method != "GET":
