@@ -249,6 +249,7 @@ def default_sobjects() -> list[SObjectSpec]:
             "Type": "picklist", "TaskSubtype": "picklist", "OwnerId": "reference",
             "WhoId": "reference", "WhatId": "reference", "ActivityDate": "date",
             "CompletedDateTime": "datetime", "IsClosed": "boolean", "IsArchived": "boolean",
+            "Description": "textarea",  # "Comments" in the UI (the Task reference)
         }),
         make_sobject("Event", "00U", {
             "Subject": "combobox", "Type": "picklist", "EventSubtype": "picklist",

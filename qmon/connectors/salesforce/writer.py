@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from qmon.connectors.base import SourceAuthError
+from qmon.connectors.base import Finding, SourceAuthError, SyncError
 from qmon.connectors.registry import SourceConfig
 from qmon.connectors.salesforce.api import Rejected, SalesforceApi, soql_string
 from qmon.errors import QmonError
@@ -167,7 +167,7 @@ class SalesforceWriter:
             fields["OwnerId"] = task.owner
         answer = self._task_call(
             f"create a task on {task.object_type} {task.record_id}",
-            lambda sf: sf.Task.create(fields, timeout=api.timeout),
+            lambda sf: sf.Task.create(fields),
         )
         return str(answer["id"])
 
@@ -177,7 +177,7 @@ class SalesforceWriter:
         try:
             self._task_call(
                 f"update task {task_id}",
-                lambda sf: sf.Task.update(task_id, fields, timeout=api.timeout),
+                lambda sf: sf.Task.update(task_id, fields),
             )
         except WriteRefused as exc:
             if "ENTITY_IS_DELETED" in str(exc) or "NOT_FOUND" in str(exc):
@@ -198,6 +198,38 @@ class SalesforceWriter:
             ) from None
         except SourceAuthError as exc:
             raise WriteRefused(str(exc)) from None
+
+    # -- sources check ----------------------------------------------------------------------
+
+    def check(self, objects: Sequence[str], *, tasks: bool) -> list[Finding]:
+        """Whether qmon's fields exist and the integration user may edit them (describe shows
+        a field only to a user who may read it, `updateable` only to one who may edit)."""
+        findings: list[Finding] = []
+        wanted = [(obj, [self._fields[n] for n in FIELD_TYPES]) for obj in objects]
+        if tasks:
+            wanted.append(("Task", [TASK_KEY]))
+        for obj, names in wanted:
+            try:
+                described = {f["name"]: f for f in self._api.describe(obj).get("fields") or []}
+            except SyncError as exc:
+                findings.append(Finding(False, f"{obj} qmon fields", str(exc)))
+                continue
+            missing = [n for n in names if n not in described]
+            if missing:
+                findings.append(Finding(False, f"{obj} qmon fields", f"missing "
+                    f"{', '.join(missing)} (or not visible to the integration user): run "
+                    "`qmon crm setup`, which creates them and grants them in the permission "
+                    f"set {PERMISSION_SET}"))  # fmt: skip
+                continue
+            flag = "createable" if obj == "Task" else "updateable"
+            locked = [n for n in names if not described[n].get(flag)]
+            if locked:
+                findings.append(Finding(False, f"{obj} qmon fields writable",
+                    f"the integration user may not edit {', '.join(locked)}: grant edit in "
+                    f"field-level security or assign {PERMISSION_SET}"))  # fmt: skip
+            else:
+                findings.append(Finding(True, f"{obj} qmon fields writable"))
+        return findings
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -221,13 +253,14 @@ class SalesforceWriter:
         verb = "would create" if dry_run else "created"
         wanted = self.wanted_fields(objects, tasks)
         for obj in dict.fromkeys(o for o, *_ in wanted):
+            table = _table(obj)
             soql = (
                 "SELECT Id, DeveloperName FROM CustomField WHERE TableEnumOrId = "
-                f"{soql_string(obj)}"
+                f"{soql_string(table)}"
             )
             answer = self._setup_call(
-                f"list the custom fields of {obj}",
-                lambda sf, q=soql: sf.toolingexecute(f"query/?q={_quote(q)}"),
+                f"list the custom fields of {table}",
+                lambda sf, q=soql: sf.toolingexecute("query/", params={"q": q}),
             )
             existing = {str(r.get("DeveloperName")) for r in answer.get("records") or []}
             described = {f["name"]: f for f in api.describe(obj).get("fields") or []}
@@ -248,7 +281,7 @@ class SalesforceWriter:
                     continue
                 if not dry_run:
                     body = {
-                        "FullName": f"{obj}.{name}",
+                        "FullName": f"{_table(obj)}.{name}",
                         "Metadata": {"label": label, "description": "Written by qmon", **meta},
                     }
                     self._setup_call(
@@ -345,8 +378,8 @@ class SalesforceWriter:
         return done
 
     def _user_id(self) -> str:
-        """The API user's id, from the OAuth userinfo endpoint."""
-        answer = self._api.call("read the API user", _userinfo)
+        """The API user's id, from the OAuth userinfo endpoint (not an API request)."""
+        answer = self._api.call("read the API user", lambda sf: sf.oauth2("userinfo"))
         return str(answer["user_id"])
 
     def _setup_call(self, what: str, send: Any) -> Any:
@@ -369,21 +402,9 @@ class SetupError(QmonError):
     """`qmon crm setup` found something it must not change, or Salesforce refused it."""
 
 
-def _userinfo(sf: Any) -> Any:
-    """`GET {instance}/services/oauth2/userinfo` on the client's session."""
-    response = sf.session.get(
-        f"{sf.base_url.split('/services/')[0]}/services/oauth2/userinfo",
-        headers=sf.headers,
-        timeout=60,
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def _quote(soql: str) -> str:
-    from urllib.parse import quote_plus
-
-    return quote_plus(soql)
+def _table(sobject: str) -> str:
+    """Where a custom field of `sobject` is defined: Task and Event share Activity's."""
+    return "Activity" if sobject in ("Task", "Event") else sobject
 
 
 def _errors(result: dict[str, Any]) -> str:
