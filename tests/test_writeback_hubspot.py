@@ -252,3 +252,19 @@ def test_sources_check_names_the_write_scopes_and_missing_fields(fake: FakeHubSp
     portal.run("crm", "setup")
     out = portal.run("sources", "check").stdout
     assert "✓ tickets qmon properties" in out and "✓ tasks creatable by qmon" in out
+
+
+def test_events_of_another_source_change_nothing(portal: Portal) -> None:
+    """With a file import beside HubSpot the check finds each subject's source by its events
+    (not the one-source shortcut); subjects of the file are no HubSpot records."""
+    notes = portal.tmp / "notes.csv"
+    notes.write_text("id,occurred_at,type,subject_type,subject_id\n"
+                     f"n-1,{iso(T0 + H)},case.opened,case,F-1\n"
+                     f"n-2,{iso(T0 + H)},note.added,case,{portal.ids['on_track']}\n")  # fmt: skip
+    portal.run("import", notes)
+    out = portal.check(T0 + 5 * H).stdout
+    assert "CRM: 4 record(s) changed, 4 written" in out
+    assert portal.props("broken")["qmon_status"] == "breached"
+    assert portal.props("on_track")["qmon_status"] == "on_track"
+    requests = [r for r in portal.fake.request_log if r.path.endswith("/batch/update")]
+    assert all("F-1" not in json.dumps(r.body) for r in requests)
