@@ -357,7 +357,8 @@ class Store(EventReads):
         # Source alerts are about qmon's own syncs, not customers; an episode still going on
         # would be alerted again if its row went.
         where = {"events": "occurred_us < :cut",
-                 "alerts": "started_us < :cut AND subject_type <> 'source'"}  # fmt: skip
+                 "alerts": "started_us < :cut AND subject_type <> 'source'",
+                 "writeback_tasks": "started_us < :cut"}  # fmt: skip
         with self.engine.begin() as conn:
             counts = {
                 table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE {cond}"),

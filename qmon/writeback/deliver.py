@@ -15,7 +15,7 @@ from qmon.store import Store
 from qmon.writeback.crm import targets, writer
 from qmon.writeback.plan import WritebackReport
 from qmon.writeback.protocol import TaskRequest, Update, Writer, WriteRefused
-from qmon.writeback.values import RecordValues
+from qmon.writeback.values import EMPTY_JSON, RecordValues
 
 FIRST_RETRY_US = 60_000_000
 LAST_RETRY_US = 3600_000_000
@@ -129,6 +129,14 @@ def _write_records(
                         }
                         for r in taken
                     ],
+                )
+                # a record emptied has nothing left to remember (no row: nothing written)
+                conn.execute(
+                    text(
+                        "DELETE FROM writeback_records WHERE source = :s AND object_type = :o"
+                        " AND record_id = :r AND desired = :empty AND written = :empty"
+                    ),
+                    [{"s": source, "o": object_type, "r": r, "empty": EMPTY_JSON} for r in taken],
                 )
         report.written += len(taken)
         for outcome in refused:
