@@ -66,7 +66,7 @@ class Portal:
                           "stop": "case.first_response", "within": "4h", "warn_at": "75%"}],
             "sources": {"hubspot": {"access_token": "${HUBSPOT_TOKEN}",
                                     "base_url": fake.base_url, "portal_id": 62515,
-                                    "objects": ["tickets"], "backoff_seconds": 0.01,
+                                    "objects": ["tickets", "tasks"], "backoff_seconds": 0.01,
                                     "search_rate": 1000}},
             "writeback": {"hubspot": writeback},
             "serve": {"public_url": PUBLIC},
@@ -268,3 +268,20 @@ def test_events_of_another_source_change_nothing(portal: Portal) -> None:
     assert portal.props("on_track")["qmon_status"] == "on_track"
     requests = [r for r in portal.fake.request_log if r.path.endswith("/batch/update")]
     assert all("F-1" not in json.dumps(r.body) for r in requests)
+
+
+def test_actions_tasks_lists_each_breach_and_whether_its_task_was_completed(
+    portal: Portal,
+) -> None:
+    portal.check(T0 + 5 * H)
+    [row] = json.loads(portal.run("actions", "tasks", "--format", "json").stdout)
+    assert row["promise"] == "reply-4h" and row["subject_id"] == portal.ids["broken"]
+    assert row["task_id"] and row["completed"] is None
+    portal.fake.update("tasks", row["task_id"], {"hs_task_status": "COMPLETED",
+                                                 "hs_task_completion_date": iso(T0 + 7 * H)},
+                       updated_at=datetime.now(UTC))  # fmt: skip
+    portal.run("sync")
+    [row] = json.loads(portal.run("actions", "tasks", "--format", "json").stdout)
+    assert row["completed"] is not None
+    table = portal.run("actions", "tasks").stdout
+    assert "reply-4h" in table and row["task_id"] in table

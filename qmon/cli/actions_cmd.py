@@ -107,6 +107,54 @@ def list_command(
             console.print(f"{a.id}: {terminal_text(a.description)}", highlight=False)
 
 
+@app.command("tasks")
+@handle_errors
+def tasks_command(
+    ctx: typer.Context,
+    output: Output = typer.Option(Output.table, "--format", help="table or json."),
+) -> None:
+    """The tasks qmon created in the CRM for broken promises (`writeback.<source>.tasks`),
+    newest first: for which promise and record, for whom, and whether the owner completed
+    it (read from the synced tasks: run `qmon sync` first for the latest).
+
+    Example: qmon actions tasks --format json"""
+    from qmon.timeutil import from_us
+    from qmon.writeback.report import task_rows
+
+    config = config_of(ctx)
+    kinds = {name: source.kind for name, source in config.sources.items()}
+    store = open_store(config)
+    try:
+        rows = task_rows(store, kinds)
+    finally:
+        store.close()
+
+    def when(us: int | None) -> str | None:
+        return None if us is None else from_us(us).astimezone(config.timezone).isoformat()
+
+    if output == Output.json:
+        typer.echo(json.dumps([{"promise": r.promise_id, "subject_type": r.subject_type,
+                                "subject_id": r.subject_id, "source": r.source,
+                                "created": when(r.created_us), "owner": r.owner,
+                                "task_id": r.task_id, "completed": when(r.completed_us),
+                                "last_error": r.last_error}
+                               for r in rows], indent=2))  # fmt: skip
+        return
+    shown = table("tasks for broken promises")
+    for name in ("created", "promise", "record", "task", "completed"):
+        column(shown, name)
+    for r in rows:
+        task = r.task_id or ("failing" if r.last_error else "waiting")
+        done = "–" if r.completed_us is None else (when(r.completed_us) or "")[:16]
+        shown.add_row((when(r.created_us) or "")[:16], terminal_text(r.promise_id),
+                      terminal_text(f"{r.subject_type} {r.subject_id}"), terminal_text(task),
+                      done)  # fmt: skip
+    console.print(shown)
+    if not rows:
+        console.print("no tasks yet (writeback.<source>.tasks in the config makes them)",
+                      highlight=False)  # fmt: skip
+
+
 @app.command("remove")
 @handle_errors
 def remove_command(
