@@ -239,7 +239,10 @@ class WritebackRecord(SQLModel, table=True):
     """
 
     __tablename__ = "writeback_records"
-    __table_args__ = (Index("ix_writeback_due", "source", "pending", "next_try_us"),)
+    __table_args__ = (
+        Index("ix_writeback_due", "source", "pending", "next_try_us"),
+        Index("ix_writeback_subject", "subject_type", "subject_id"),
+    )
 
     source: str = Field(primary_key=True)
     object_type: str = Field(primary_key=True)

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
     )
     op.create_index("ix_writeback_due", "writeback_records", ["source", "pending", "next_try_us"])
+    op.create_index("ix_writeback_subject", "writeback_records", ["subject_type", "subject_id"])
     op.create_table(
         "writeback_tasks",
         sa.Column("promise_id", sa.String(), primary_key=True),
@@ -61,5 +62,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("writeback_tasks")
+    op.drop_index("ix_writeback_subject", table_name="writeback_records")
     op.drop_index("ix_writeback_due", table_name="writeback_records")
     op.drop_table("writeback_records")
