@@ -160,7 +160,10 @@ def test_check_writes_what_the_audit_says_then_nothing(org: Org) -> None:
 def test_a_field_the_user_may_not_edit_is_refused_alone(org: Org) -> None:
     org.fake.deny_edit("Case", "Qmon_Promise__c")
     result = org.check(T0 + 5 * H)
-    assert "INVALID_FIELD_FOR_INSERT_UPDATE" in result.stderr or "CRM refused" in result.stderr
+    # one line for the cause, not one per record
+    [line] = [x for x in result.stderr.splitlines() if "CRM refused" in x]
+    assert "CRM refused 4 salesforce Case record(s)" in line
+    assert "and 1 more): INVALID_FIELD_FOR_INSERT_UPDATE" in line
     for n in range(3):
         org.check(T0 + 5 * H + timedelta(hours=2 * (n + 1)))
     status = json.loads(org.run("status", "--format", "json").stdout)

@@ -89,12 +89,13 @@ def check(
             f"{wb.pending} waiting",
             highlight=False,
         )
-    refused = wb.refused
-    for line in refused[:10]:
-        err_console.print(f"CRM refused: {terminal_text(line, markup=False)}", markup=False,
-                          highlight=False)  # fmt: skip
-    if len(refused) > 10:
-        err_console.print(f"CRM refused {len(refused) - 10} more record(s); see `qmon status`",
+    causes: dict[tuple[str, str, str], list[str]] = {}  # one line per cause, not per record
+    for source, object_type, record_id, reason in wb.refused:
+        causes.setdefault((source, object_type, reason), []).append(record_id)
+    for (source, object_type, reason), ids in causes.items():
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        line = f"CRM refused {len(ids)} {source} {object_type} record(s) ({shown}): {reason}"
+        err_console.print(f"warning: {terminal_text(line, markup=False)}", markup=False,
                           highlight=False)  # fmt: skip
     for warning in dict.fromkeys([*report.warnings, *wb.warnings]):
         err_console.print(f"warning: {terminal_text(warning, markup=False)}", markup=False,

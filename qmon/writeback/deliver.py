@@ -141,7 +141,7 @@ def _write_records(
         report.written += len(taken)
         for outcome in refused:
             reason = outcome.reason or "refused"
-            report.refused.append(f"{source} {object_type}/{outcome.record_id}: {reason}")
+            report.refused.append((source, object_type, outcome.record_id, reason))
             _postpone(store, source, object_type, [sent[outcome.record_id]], reason, now_us)
         if missing:
             _postpone(store, source, object_type, missing, "no answer for this record", now_us)

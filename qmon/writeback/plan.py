@@ -56,7 +56,8 @@ DAY_US = 24 * 3600_000_000
 class WritebackReport:
     changed: int = 0  # records whose wanted values changed in this check
     written: int = 0  # records the CRM took
-    refused: list[str] = field(default_factory=list)  # records the CRM refused, and why
+    #: records the CRM refused: (source, object type, record id, why)
+    refused: list[tuple[str, str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # whole requests refused, per cause
     failed: list[str] = field(default_factory=list)  # a CRM unreachable or out of quota
     tasks_created: int = 0
