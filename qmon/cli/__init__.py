@@ -24,6 +24,7 @@ from qmon.cli import (
     purge_cmd,
     report_cmd,
     run_cmd,
+    serve_cmd,
     status_cmd,
     sync_cmd,
 )
@@ -93,6 +94,7 @@ app.add_typer(sync_cmd.app, name="sources")
 app.add_typer(actions_cmd.app, name="actions")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(serve_cmd.app, name="serve")
 app.add_typer(crm_cmd.app, name="crm")
 
 
