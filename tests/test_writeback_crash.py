@@ -26,10 +26,10 @@ from tests.test_writeback_hubspot import H, T0, Portal, iso
     ],
 )
 def test_killed_mid_write_the_rerun_loses_and_doubles_nothing(
-    statement: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    statement: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
     with FakeHubSpot(retry_after=0, search_rate_limit=None) as fake:
-        portal = Portal(fake, tmp_path)
+        portal = Portal(fake, tmp_path, database=database_url)
         monkeypatch.setenv("HUBSPOT_TOKEN", fake.access_token)
         portal.run("crm", "setup")
         portal.run("sync")

@@ -38,7 +38,8 @@ def fake() -> Iterator[FakeHubSpot]:
 class Portal:
     """The portal's tickets, the config and the CLI around them."""
 
-    def __init__(self, fake: FakeHubSpot, tmp_path: Path, *, tasks: bool = True) -> None:
+    def __init__(self, fake: FakeHubSpot, tmp_path: Path, *, tasks: bool = True,
+                 database: str | None = None) -> None:  # fmt: skip
         self.fake, self.tmp = fake, tmp_path
         self.ids: dict[str, str] = {}
         for name, opened, replied in [
@@ -59,7 +60,7 @@ class Portal:
             writeback["tasks"] = {"due": "1 business day", "calendar": "office"}
         self.config = tmp_path / "qmon.yaml"
         self.config.write_text(yaml.safe_dump({
-            "version": 1, "database": f"sqlite:///{tmp_path / 'q.db'}",
+            "version": 1, "database": database or f"sqlite:///{tmp_path / 'q.db'}",
             "calendars": {"office": {"hours": {"mon-fri": "09:00-17:00"}, "holidays": ["NL"]}},
             "promises": [{"id": "reply-4h", "title": "First reply within 4 hours",
                           "phase": "after-sales", "start": "case.opened",
@@ -109,8 +110,9 @@ def ms_of(value: str | None) -> str | None:
 
 
 @pytest.fixture
-def portal(fake: FakeHubSpot, tmp_path: Path) -> Portal:
-    portal = Portal(fake, tmp_path)
+def portal(fake: FakeHubSpot, tmp_path: Path, database_url: str) -> Portal:
+    """The portal synced, with its fields set up; its store on SQLite and on PostgreSQL."""
+    portal = Portal(fake, tmp_path, database=database_url)
     portal.run("crm", "setup")
     portal.run("sync")
     return portal

@@ -181,3 +181,21 @@ def test_sources_check_says_when_the_fields_are_missing(fake: FakeSalesforce,
     fake.deny_edit("Case", "Qmon_Status__c")
     out = org.run("sources", "check", code=3).stdout
     assert "✗ Case qmon fields writable: the integration user may not edit Qmon_Status__c" in out
+
+
+def test_an_org_that_fails_for_a_while_ends_with_every_record_right(org: Org) -> None:
+    org.fake.fail_next(3, status=503)
+    org.check(T0 + 5 * H)
+    assert org.fields("broken")["Qmon_Status__c"] == "breached"
+    assert org.fields("kept")["Qmon_Status__c"] == "met"
+    org.fake.fail_next(50, status=503)  # longer than the retries: the check says so, exit 3
+    org.fake.update_record("Case", org.ids["on_track"], {"Status": "Closed", "IsClosed": True,
+                           "ClosedDate": T0 + 5 * H, "SystemModstamp": datetime.now(UTC)})  # fmt: skip
+    org.fake.clear_faults()
+    org.run("sync")
+    org.fake.fail_next(50, status=503)
+    result = org.check(T0 + 5.5 * H, code=3)
+    assert "salesforce" in result.stderr
+    org.fake.clear_faults()
+    org.check(T0 + 5.5 * H + timedelta(minutes=2))
+    assert org.fields("on_track")["Qmon_Status__c"] == "met"
