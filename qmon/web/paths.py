@@ -1,4 +1,5 @@
-"""The dashboard's URLs that other parts of qmon link to; each id one quoted path segment.
+"""The dashboard's URLs, as the web app builds them: those of `qmon.links`, which the rest of
+qmon (alerts, the weekly report) links to without importing the web stack.
 
 `record_path` is the path of the CRM field `qmon_link` (`{public_url}/record/{subject_type}/
 {subject_id}`): keep it as it is, CRM records hold it. A subject id may hold any character
@@ -7,24 +8,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from qmon.links import absolute, instance_path, promise_path, record_path
 
-
-def _segment(value: str | int) -> str:
-    return quote(str(value), safe="")
-
-
-def record_path(subject_type: str, subject_id: str) -> str:
-    return f"/record/{_segment(subject_type)}/{_segment(subject_id)}"
-
-
-def instance_path(promise_id: str, subject_type: str, subject_id: str, cycle: int) -> str:
-    return (
-        f"/instance/{_segment(promise_id)}/{_segment(subject_type)}/"
-        f"{_segment(subject_id)}/{_segment(cycle)}"
-    )
-
-
-def absolute(base: str, path: str) -> str:
-    """`path` under `base` (a public URL or the request's own), without a doubled `/`."""
-    return base.rstrip("/") + path
+__all__ = ["absolute", "instance_path", "promise_path", "record_path"]

@@ -3,6 +3,8 @@
 One set of figures, two templates: the HTML shows the charts, the plain text (the e-mail's
 text part, and what a phone's notification shows) says the same in words and numbers.
 Images are referenced as `cid:<name>` in e-mail and embedded as `data:` URIs in a file.
+With `serve.public_url` each promise links to its page in qmon's dashboard and each breach
+listed to its instance's page (`qmon.links`); without it there are no such links.
 
 CRM values are data: every value the templates print loses its control characters
 (`_finalize`), HTML is autoescaped, a record link is shown only if `safe_link` lets it, and
@@ -20,7 +22,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from qmon.config import QmonConfig
+from qmon.links import absolute, instance_path, promise_path, public_url
 from qmon.promises.duration import format_duration
+from qmon.promises.engine import Instance
 from qmon.reports.audit_format import percent
 from qmon.reports.weekly.figures import BREACHES_LISTED, WeeklyFigures, trend
 from qmon.reports.weekly.style import ARROWS, Chart, phase_colour
@@ -129,6 +133,15 @@ def _context(config: QmonConfig, figures: WeeklyFigures, words: Words) -> dict[s
     def score(value: float | None, digits: int = 0) -> str:
         return "—" if value is None else f"{value:.{digits}f}"
 
+    base = public_url(config)
+
+    def promise_page(promise_id: str) -> str | None:
+        return safe_link(absolute(base, promise_path(promise_id))) if base else None
+
+    def instance_page(i: Instance) -> str | None:
+        path = instance_path(i.promise_id, i.subject_type, i.subject_id, i.cycle)
+        return safe_link(absolute(base, path)) if base else None
+
     return {
         "w": words,
         "f": figures,
@@ -150,4 +163,6 @@ def _context(config: QmonConfig, figures: WeeklyFigures, words: Words) -> dict[s
         "score": score,
         "colour": phase_colour,
         "link": safe_link,
+        "promise_page": promise_page,
+        "instance_page": instance_page,
     }
