@@ -36,6 +36,7 @@ from qmon.alerts.check import run_check
 from qmon.config import load_config
 from qmon.connectors.base import RecordChange
 from qmon.events import Event
+from qmon.figures.facts import elapsed_at
 from qmon.store import Store
 from qmon.timeutil import from_us, to_us
 from tests.conftest import PG_ENV
@@ -62,6 +63,7 @@ promises:
      warn_at: 75%, objective: 80%}}
 {more}notify:
   slack: {{token: "{token}", channel: "#kwaliteit", base_url: "{base_url}"}}
+serve: {{}}
 """
 
 # Promises that read attributes, beside the two above (README "Promises as companies write
@@ -241,6 +243,20 @@ def _ledger(store: Store) -> list[tuple]:
             " FROM alerts ORDER BY 1, 2, 3, 4, 5"))]  # fmt: skip
 
 
+def _facts(store: Store, config, now: int) -> list[tuple]:
+    """The dashboard's figures (`instance_facts`), which the check keeps like its alerts;
+    each row's clock as of `now` (an open clock has run on since its row was written)."""
+    promises = {p.id: p for p in config.promises}
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM instance_facts ORDER BY 1, 2, 3, 4")).all()
+    return [
+        (*(v for k, v in r._mapping.items() if k not in ("elapsed_us", "evaluated_us")),
+         elapsed_at(promises[r.promise_id], r.stopped_us, r.paused, r.elapsed_us,
+                    r.evaluated_us, now))
+        for r in rows
+    ]  # fmt: skip
+
+
 def _replay(
     history: list[tuple], urls: tuple[str, str], config_path: Path,
     ledgers: list[list[tuple]] | None = None,
@@ -266,6 +282,7 @@ def _replay(
                     run_check(config, stores[0], now)
                 run_check(config, stores[1], now, full=True)
                 assert _ledger(stores[0]) == _ledger(stores[1]), (step, now)
+                assert _facts(stores[0], config, now) == _facts(stores[1], config, now), (step, now)
                 if ledgers is not None:
                     ledgers.append(_ledger(stores[0]))
             else:

@@ -37,6 +37,7 @@ from qmon.alerts.sources import source_alerts, stale_promises
 from qmon.alerts.webhook import post_json
 from qmon.config import QmonConfig
 from qmon.config.spec import SlackSpec
+from qmon.figures import facts as figures
 from qmon.promises.engine import Instance
 from qmon.promises.promise import Promise
 from qmon.store import Store
@@ -109,15 +110,29 @@ def run_check(
     not_evaluated = stale_promises(config, store, as_of_us)
     slack, webhook = config.notify.slack, config.notify.webhook
     writing_back = bool(targets(config))
-    recording = not dry_run and (slack is not None or webhook is not None or writing_back)
+    serving = figures.enabled(config)  # the dashboard counts what checks record
+    recording = not dry_run and (
+        slack is not None or webhook is not None or writing_back or serving
+    )
     tracked = recording and not not_evaluated  # the incremental state follows this check
+    keeping = recording and serving  # the dashboard's figures too
     scope = incremental.Scope(full=True)
     if tracked:
-        scope = incremental.plan(config, store, as_of_us, full=full)
+        missing = keeping and figures.as_of(store) is None
+        scope = incremental.plan(config, store, as_of_us, full=full or missing)
     keep_from = min(as_of_us - HORIZON_US, writeback_plan.keep_from(config, as_of_us) or as_of_us)
-    instances = incremental.evaluate(
-        config, store, scope, as_of_us, keep_from_us=keep_from, upcoming=tracked
-    )
+    rebuild = figures.FullRebuild(store, as_of_us) if keeping and scope.full else None
+    try:
+        instances = incremental.evaluate(
+            config, store, scope, as_of_us, keep_from_us=keep_from, upcoming=tracked,
+            sink=rebuild.add if rebuild is not None else None,
+        )  # fmt: skip
+    except BaseException:
+        if rebuild is not None:
+            rebuild.abort()
+        raise
+    if rebuild is not None:
+        rebuild.commit()
     # Stale data can also look like a burning budget: no instance alerts, no burn alerts.
     evaluated = [i for i in instances if i.promise_id not in not_evaluated]
     alerts = [
@@ -185,6 +200,10 @@ def run_check(
                         "now": as_of_us,
                     },  # fmt: skip
                 )
+        if keeping and not scope.full:
+            figures.replace_subjects(conn, scope.subjects, instances, as_of_us)
+        elif not keeping:
+            figures.forget(conn)
         if not_evaluated:  # alerted in full once its sources are back
             incremental.forget(conn)
         else:  # the CRM records' values: not from stale data either

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -100,7 +100,7 @@ def plan(config: QmonConfig, store: Store, as_of_us: int, *, full: bool = False)
 
 def evaluate(
     config: QmonConfig, store: Store, scope: Scope, as_of_us: int, *, keep_from_us: int,
-    upcoming: bool,
+    upcoming: bool, sink: Callable[[Instance], None] | None = None,
 ) -> list[Instance]:  # fmt: skip
     """The instances the check looks at, as of `as_of_us`.
 
@@ -109,7 +109,8 @@ def evaluate(
     check can act on (open ones, and those decided from `keep_from_us` or within the burn
     windows on), so memory is bounded by those, not by the store (a year of 10M events holds
     1.5M instances of one promise); with `upcoming`, every subject's next event (a
-    whole-table read, like the evaluation itself).
+    whole-table read, like the evaluation itself). A full scope hands every instance to
+    `sink` too, as it comes (the dashboard's figures: `qmon.figures.facts`).
     """
     # A promise that reads attributes changes with an event of any type coming due.
     types: list[str] | None = sorted({t for p in config.promises for t in p.roles})
@@ -127,6 +128,8 @@ def evaluate(
     kept: list[Instance] = []
     for promise in config.promises:
         for i in evaluate_rows(promise, store.promise_events(promise, as_of_us), as_of_us):
+            if sink is not None:
+                sink(i)
             if i.status == "open" or decided_at(i) >= keep_from:
                 kept.append(i)
     if upcoming:

@@ -291,10 +291,46 @@ class WritebackTask(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class InstanceFact(SQLModel, table=True):
+    """One promise instance as of the last check: what the dashboard counts (`qmon.figures`).
+
+    The check keeps these current: a full check rewrites them all, an incremental one those
+    of the subjects it evaluated, in its own transaction; `agent_marks.figures` is the
+    instant they are as of. `decided_us` is when a kept or broken instance was decided (its
+    deadline if it broke, else its stop); `target` the index of the `targets` entry applied.
+    """
+
+    __tablename__ = "instance_facts"
+    __table_args__ = (
+        Index("ix_instance_facts_start", "promise_id", "started_us"),
+        Index("ix_instance_facts_subject", "subject_type", "subject_id"),
+    )
+
+    promise_id: str = Field(primary_key=True)
+    subject_type: str = Field(primary_key=True)
+    subject_id: str = Field(primary_key=True)
+    started_us: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    cycle: int
+    status: str  # met | breached | open | not_evaluated
+    at_risk: bool
+    stopped_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    deadline_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    paused: bool
+    #: the clock's time so far at `evaluated_us`, the instant the row was written; an open
+    #: clock that is not paused has run on since (`qmon.figures.facts.elapsed_at`)
+    elapsed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    evaluated_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    allowed_us: int | None = Field(default=None, sa_column=Column(BigInteger))
+    target: int | None = None
+    owner: str | None = None
+    channel: str | None = None
+    account: str | None = None
+
+
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
 TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
           CheckWatch, CheckDecided, CheckState, EventSource, WritebackRecord,
-          WritebackTask)  # fmt: skip
+          WritebackTask, InstanceFact)  # fmt: skip
 
 
 def metadata() -> MetaData:
