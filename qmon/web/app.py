@@ -9,7 +9,8 @@ The URL map (docs/serve.md):
 | `/login`, `/login/oidc`, `/login/oidc/callback` | signing in | no |
 | `/logout` (POST) | signing out | yes |
 | `/` | to `/journey` | yes |
-| `/journey`, `/promises`, `/actions` | headings for now | yes |
+| `/journey`, `/promises` | headings for now | yes |
+| `/actions` (GET, POST) | the actions log and its effect, logging one, the CRM's tasks | yes |
 | `/health` | what `qmon status` shows | yes |
 | `/record/{subject_type}/{subject_id}` | the record's promises (`?format=csv`) | yes |
 | `/instance/{promise_id}/{subject_type}/{subject_id}/{cycle}` | one instance explained | yes |
@@ -34,7 +35,7 @@ from starlette.types import ASGIApp
 
 from qmon.config import QmonConfig
 from qmon.store import Store
-from qmon.web import cards, login, pages
+from qmon.web import actions, cards, login, pages
 from qmon.web.auth import AuthGate, LoginLimiter, Passwords
 from qmon.web.security import ResponseGuard
 from qmon.web.sessions import SessionMiddleware, Sessions
@@ -69,7 +70,8 @@ def routes() -> list[Any]:
         Route("/", pages.home),
         Route("/journey", pages.journey),
         Route("/promises", pages.promises),
-        Route("/actions", pages.actions),
+        Route("/actions", actions.actions_page, methods=["GET"]),
+        Route("/actions", actions.log_action, methods=["POST"]),
         Route("/health", pages.health),
         Route("/record/{subject_type}/{subject_id:path}", pages.record),
         Route(

@@ -147,10 +147,8 @@ def safe_next(target: str | None) -> str:
 
 
 class AuthGate:
-    """Lets through signed-in sessions and the public paths; the rest sign in first.
-
-X: a session of a user since removed
-    from the file ends at the next request.
+    """Lets through signed-in sessions and the public paths; the rest sign in first. The
+    session of a user since removed from the file ends at their next request.
     """
 
     def __init__(self, app: ASGIApp, local_users: Iterable[str]) -> None:

@@ -1,6 +1,6 @@
 """The dashboard's pages: a record's promises, one instance explained, qmon's health.
 
-Journey, Promises and Actions are headings for now: their figures are precomputed by the
+Journey and Promises are headings for now: their figures are precomputed by the
 agent in a later version, never audited per request.
 """
 
@@ -42,7 +42,6 @@ def _placeholder(word: str, intro: str):  # type: ignore[no-untyped-def]
 
 journey = _placeholder("journey", "journey_intro")
 promises = _placeholder("promises", "promises_intro")
-actions = _placeholder("actions", "actions_intro")
 
 
 def healthz(request: Request) -> Response:

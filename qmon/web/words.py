@@ -122,6 +122,53 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         "sso_failed": "The single sign-on could not be completed: {reason}. Please try again.",
         "server_error": "Something went wrong in qmon. The administrator can find it in the log.",
         "method": "This address does not take that kind of request.",
+        "actions_log": "Actions and their effect",
+        "actions_effect": (
+            "Each corrective action's effect: its promise's compliance over instances started "
+            "in the {weeks} weeks before it against those started from its date on (up to as "
+            "many weeks, and not past now)."
+        ),
+        "actions_none": "No actions logged yet.",
+        "action_logged": "Action {n} logged.",
+        "action_skipped": (
+            "Action {n} is dated {day}, outside the dates qmon stores; it is left out "
+            "(qmon actions remove {n})."
+        ),
+        "log_action": "Log an action",
+        "log_action_button": "Log the action",
+        "choose_promise": "Choose a promise",
+        "date": "Date",
+        "description": "Description",
+        "description_hint": "What was done, in a sentence (at most {n} characters).",
+        "date_hint": "The day it took effect.",
+        "corrective": "corrective",
+        "recovery": "recovery",
+        "corrective_long": "corrective: removes a cause",
+        "recovery_long": "recovery: repairs one case",
+        "before": "{weeks} weeks before",
+        "after": "After",
+        "form_problems": "The action was not logged. Please correct what is marked.",
+        "action_no_promise": "Choose one of the promises.",
+        "action_no_kind": "Choose corrective or recovery.",
+        "action_no_description": "Say what was done.",
+        "action_too_long": "Keep it to {n} characters.",
+        "action_bad_text": "It holds a character qmon cannot store (a NUL character).",
+        "action_no_date": "Give the date as YYYY-MM-DD.",
+        "action_date_range": "Give a date from the year 1900 to 2999.",
+        "tasks_title": "Tasks in the CRM for broken promises",
+        "tasks_intro": (
+            "The recovery qmon asked for: one task per broken promise for the record's owner "
+            "(writeback.<source>.tasks), and whether the owner completed it (as of the last "
+            "sync)."
+        ),
+        "tasks_none": "No tasks yet (writeback.<source>.tasks in the config makes them).",
+        "created": "Created",
+        "owner": "Owner",
+        "task": "Task",
+        "completed": "Completed",
+        "not_yet": "not yet",
+        "task_waiting": "waiting to be created",
+        "task_failing": "failing: {error}",
     },
     "nl": {
         "journey": "Klantreis",
@@ -235,6 +282,53 @@ WORDS: Mapping[str, Mapping[str, str]] = {
         ),
         "server_error": "Er ging iets mis in qmon. De beheerder vindt het in het logboek.",
         "method": "Dit adres accepteert dit soort verzoek niet.",
+        "actions_log": "Acties en hun effect",
+        "actions_effect": (
+            "Het effect van elke corrigerende actie: de nakoming van haar belofte over de "
+            "gevallen gestart in de {weeks} weken ervoor tegenover die gestart vanaf haar datum "
+            "(hoogstens even veel weken, en niet na nu)."
+        ),
+        "actions_none": "Nog geen acties vastgelegd.",
+        "action_logged": "Actie {n} vastgelegd.",
+        "action_skipped": (
+            "Actie {n} heeft datum {day}, buiten de datums die qmon opslaat; ze wordt "
+            "weggelaten (qmon actions remove {n})."
+        ),
+        "log_action": "Een actie vastleggen",
+        "log_action_button": "Actie vastleggen",
+        "choose_promise": "Kies een belofte",
+        "date": "Datum",
+        "description": "Omschrijving",
+        "description_hint": "Wat er gedaan is, in een zin (hoogstens {n} tekens).",
+        "date_hint": "De dag waarop ze inging.",
+        "corrective": "corrigerend",
+        "recovery": "herstel",
+        "corrective_long": "corrigerend: neemt een oorzaak weg",
+        "recovery_long": "herstel: repareert één geval",
+        "before": "{weeks} weken ervoor",
+        "after": "Erna",
+        "form_problems": "De actie is niet vastgelegd. Verbeter wat is aangegeven.",
+        "action_no_promise": "Kies een van de beloften.",
+        "action_no_kind": "Kies corrigerend of herstel.",
+        "action_no_description": "Beschrijf wat er gedaan is.",
+        "action_too_long": "Houd het bij {n} tekens.",
+        "action_bad_text": "Er staat een teken in dat qmon niet kan opslaan (een NUL-teken).",
+        "action_no_date": "Geef de datum als JJJJ-MM-DD.",
+        "action_date_range": "Geef een datum van het jaar 1900 tot en met 2999.",
+        "tasks_title": "Taken in het CRM voor gebroken beloften",
+        "tasks_intro": (
+            "Het herstel waar qmon om vroeg: één taak per gebroken belofte voor de eigenaar "
+            "van het record (writeback.<source>.tasks), en of die ze heeft afgerond (volgens "
+            "de laatste synchronisatie)."
+        ),
+        "tasks_none": "Nog geen taken (writeback.<source>.tasks in de configuratie maakt ze).",
+        "created": "Aangemaakt",
+        "owner": "Eigenaar",
+        "task": "Taak",
+        "completed": "Afgerond",
+        "not_yet": "nog niet",
+        "task_waiting": "wacht op aanmaken",
+        "task_failing": "mislukt: {error}",
     },
 }
 
