@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import typer
 
 from qmon.cli.common import bad_argument, config_of, err_console, handle_errors, open_store, state
 from qmon.ops import logs
+
+if TYPE_CHECKING:
+    from socket import socket
+
+    from qmon.config import QmonConfig
+    from qmon.web.settings import WebSettings
 
 app = typer.Typer(invoke_without_command=True)
 
@@ -64,12 +71,29 @@ def serve(
         state(ctx).config_path = config
     logs.verbose(verbose)
     from qmon.web.app import create_app
-    from qmon.web.server import address, listen
     from qmon.web.server import serve as run
-    from qmon.web.settings import load_settings, log
 
     loaded = config_of(ctx)
-    settings = load_settings(loaded)
+    settings, sock = prepare(loaded, host, port)
+    store = open_store(loaded)
+    try:
+        app_ = create_app(loaded, settings, store)
+        say_listening("qmon serve", sock, settings)
+        if not run(app_, sock):
+            raise typer.Exit(3)
+    finally:
+        store.close()
+        sock.close()
+
+
+def prepare(config: QmonConfig, host: str | None, port: int | None) -> tuple[WebSettings, socket]:
+    """The web settings with their secrets read (exit 2 on a problem, every one at once) and
+    the listening socket (exit 3 when the address cannot be had); warns what is missing.
+    Shared by `qmon serve` and `qmon run --serve`."""
+    from qmon.web.server import listen
+    from qmon.web.settings import load_settings, log
+
+    settings = load_settings(config)
     if settings.session_secret_generated:
         log.warning(
             "no session secret (serve.session_secret_file or QMON_SESSION_SECRET): using one "
@@ -80,20 +104,17 @@ def serve(
             "serve.public_url is not set: links in the CRM cards use the address each "
             "request came to"
         )
-    sock = listen(host or settings.host, settings.port if port is None else port)
-    store = open_store(loaded)
-    try:
-        app_ = create_app(loaded, settings, store)
-        err_console.print(
-            f"qmon serve: listening on {address(sock)}"
-            + (f" (public URL {settings.public_url})" if settings.public_url else ""),
-            markup=False, highlight=False, soft_wrap=True,
-        )  # fmt: skip
-        if not run(app_, sock):
-            raise typer.Exit(3)
-    finally:
-        store.close()
-        sock.close()
+    return settings, listen(host or settings.host, settings.port if port is None else port)
+
+
+def say_listening(command: str, sock: socket, settings: WebSettings) -> None:
+    from qmon.web.server import address
+
+    err_console.print(
+        f"{command}: listening on {address(sock)}"
+        + (f" (public URL {settings.public_url})" if settings.public_url else ""),
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 @app.command("hash-password")

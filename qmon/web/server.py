@@ -5,7 +5,8 @@ code 3) and `--port 0` can say which port it got. uvicorn's own access log, prox
 handling and logging setup are off: qmon logs each request itself (without query strings)
 and believes forwarded headers only from `serve.trusted_proxies` (`qmon.web.app`).
 SIGINT and SIGTERM end the server gracefully (requests under way finish) and `qmon serve`
-then exits 0.
+then exits 0. Beside the agent (`qmon run --serve`) the server runs in a thread of its own
+(`Background`); the agent's signal handlers stop both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import contextlib
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -88,3 +90,41 @@ def serve(app: ASGIApp, sock: socket.socket) -> bool:
     server = Server(uvicorn_config(app))
     server.run(sockets=[sock])
     return server.started
+
+
+class Background:
+    """The server in a thread of its own, beside the agent's jobs in the same process.
+
+    `on_exit` is called from that thread if the server ends without being asked to (it
+    failed), so the agent can stop too rather than run on without its dashboard.
+    """
+
+    def __init__(self, app: ASGIApp, sock: socket.socket, on_exit: Callable[[], None]) -> None:
+        self.server = Server(uvicorn_config(app))
+        self.sock = sock
+        self.on_exit = on_exit
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name="qmon-serve", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            if not self.stopping:
+                self.on_exit()
+
+    def start(self, timeout_s: float = 10) -> bool:
+        """Start serving; whether the server is up within `timeout_s`."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def stop(self) -> None:
+        """Stop gracefully: requests under way get `GRACE_S` seconds."""
+        self.stopping = True
+        self.server.should_exit = True
+        self.thread.join(GRACE_S + 5)
