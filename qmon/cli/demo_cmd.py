@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from qmon.store import Store
 
 MARKER = ".qmon-demo"
+DEMO_USER = "demo"
+PASSWORD_FILE = "dashboard-password.txt"
+SESSION_FILE = "dashboard-session.secret"
 
 
 @handle_errors
@@ -24,7 +27,9 @@ def demo(
     seed: int = typer.Option(7, "--seed", help="Same seed, same company."),
 ) -> None:
     """Write a demo config and six months of realistic CRM activity, import it into SQLite
-    and show the audit. Everything lands in --dir; your own config is not touched."""
+    and show the audit. Everything lands in --dir; your own config is not touched. The demo
+    config has a dashboard user `demo` whose password is printed at the end, so that
+    `qmon --config <dir>/qmon.yaml serve` shows the same data in a browser."""
     from qmon.config import load_config
     from qmon.demo.generator import write_demo
     from qmon.ingest import import_files
@@ -44,6 +49,7 @@ def demo(
         stale.unlink()
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     files = write_demo(directory, end=end, months=months, seed=seed)
+    password = _add_dashboard_user(directory, files.config_path)
     config = load_config(files.config_path)
     store = Store.open(config.database_url)
     try:
@@ -90,6 +96,42 @@ def demo(
         f"Edit {cfg} and run the audit again, or import your own CRM export with "
         f"`qmon --config {cfg} import export.csv`."
     )
+    console.print(
+        "\nThe dashboard on the demo data (record and instance pages, actions, health):\n"
+        f"  qmon --config {cfg} serve        # then open http://127.0.0.1:8400\n"
+        f"  sign in as {DEMO_USER} with the password {password} "
+        f"(also in {directory / PASSWORD_FILE})",
+        highlight=False, markup=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+def _add_dashboard_user(directory: Path, config_path: Path) -> str:
+    """Give the demo config a `serve:` section with one user, `demo`, whose password is made
+    for this demo (and written beside it, readable by its owner only), and a session
+    secret file, so that `qmon --config <demo> serve` works at once. Returns the password."""
+    import secrets
+
+    import argon2
+
+    password = secrets.token_urlsafe(12)
+    for name, value in ((PASSWORD_FILE, password), (SESSION_FILE, secrets.token_urlsafe(48))):
+        path = directory / name
+        path.unlink(missing_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(value + "\n", encoding="utf-8")
+    hashed = argon2.PasswordHasher().hash(password)
+    with config_path.open("a", encoding="utf-8") as config:
+        config.write(
+            "\n# The dashboard: `qmon --config <this file> serve`, then sign in as demo with the\n"
+            f"# password qmon demo printed (it is in {PASSWORD_FILE} beside this file). Remove\n"
+            "# this section, or put your own users here (`qmon serve hash-password`), before\n"
+            "# you use this file for real.\n"
+            "serve:\n"
+            f"  session_secret_file: {SESSION_FILE}\n"
+            "  users:\n"
+            f'    - {{name: {DEMO_USER}, password_hash: "{hashed}"}}\n'
+        )
+    return password
 
 
 def _log_demo_action(store: Store, end: datetime, months: int) -> None:
