@@ -144,7 +144,7 @@ def test_the_health_page_shows_what_qmon_status_shows(config):
         assert "<dt>Alerts waiting</dt><dd>0</dd>" in page
 
 
-def test_journey_promises_and_actions_are_headings_for_now(config):
+def test_journey_promises_and_actions_answer_before_the_first_check(config):
     with serving(config) as app, app.client() as client:
         sign_in(client)
         assert client.get("/").headers["location"] == "/journey"

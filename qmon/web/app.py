@@ -9,7 +9,7 @@ The URL map (docs/serve.md):
 | `/login`, `/login/oidc`, `/login/oidc/callback` | signing in | no |
 | `/logout` (POST) | signing out | yes |
 | `/` | to `/journey` | yes |
-| `/journey`, `/promises` | headings for now | yes |
+| `/journey`, `/promises`, `/promise/{id}` | compliance per phase and promise over a period, from the check's figures (`?format=json`; lists `?format=csv`) | yes |
 | `/actions` (GET, POST) | the actions log and its effect, logging one, the CRM's tasks | yes |
 | `/health` | what `qmon status` shows | yes |
 | `/record/{subject_type}/{subject_id}` | the record's promises (`?format=csv`) | yes |
@@ -35,7 +35,7 @@ from starlette.types import ASGIApp
 
 from qmon.config import QmonConfig
 from qmon.store import Store
-from qmon.web import actions, cards, login, pages
+from qmon.web import actions, cards, journey, login, pages
 from qmon.web.auth import AuthGate, LoginLimiter, Passwords
 from qmon.web.security import ResponseGuard
 from qmon.web.sessions import SessionMiddleware, Sessions
@@ -68,8 +68,9 @@ def routes() -> list[Any]:
         Route("/login/oidc/callback", login.oidc_callback, methods=["GET"], name="oidc_callback"),
         Route("/logout", login.logout, methods=["POST"]),
         Route("/", pages.home),
-        Route("/journey", pages.journey),
-        Route("/promises", pages.promises),
+        Route("/journey", journey.journey),
+        Route("/promises", journey.promises_page),
+        Route("/promise/{promise_id}", journey.promise),
         Route("/actions", actions.actions_page, methods=["GET"]),
         Route("/actions", actions.log_action, methods=["POST"]),
         Route("/health", pages.health),
