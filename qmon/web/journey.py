@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -45,6 +47,27 @@ class BadPeriod(ValueError):
 
 def _ctx(request: Request) -> Any:
     return request.app.state.qmon
+
+
+CACHED = 128  # figures of this many (page, period) pairs are kept per process
+_LOCK = threading.Lock()
+
+
+def _cached(ctx: Any, key: tuple[Any, ...], as_of: int, count: Any) -> Any:
+    """`count()` once per figures instant: the figures change only when a check writes
+    them, so every request until then reads the same (the health page caches likewise)."""
+    cache = ctx.cache.setdefault("figures", OrderedDict())
+    with _LOCK:  # requests run in a thread pool
+        entry = cache.get(key)
+        if entry is not None and entry[0] == as_of:
+            cache.move_to_end(key)
+            return entry[1]
+    found = count()
+    with _LOCK:
+        cache[key] = (as_of, found)
+        while len(cache) > CACHED:
+            cache.popitem(last=False)
+    return found
 
 
 def parse_period(params: Any, as_of_us: int, tz: Any) -> Period:
@@ -156,7 +179,8 @@ def journey(request: Request) -> Response:
     period = _period_or_error(request, as_of)
     if isinstance(period, Response):
         return period
-    found = journey_figures(ctx, as_of, period)
+    found = _cached(ctx, ("journey", period), as_of,
+                    lambda: journey_figures(ctx, as_of, period))  # fmt: skip
     if request.query_params.get("format") == "json":
         return JSONResponse({
             "as_of": _iso(as_of), "period": _period_json(period),
@@ -180,7 +204,8 @@ def promises_page(request: Request) -> Response:
         return period
     phase = request.query_params.get("phase")
     chosen = [p for p in ctx.config.promises if phase in (None, "", p.phase)]
-    counted = _history(ctx.store, [p.id for p in chosen], period, ctx.config.timezone)
+    counted = _cached(ctx, ("promises", period, phase), as_of, lambda: _history(
+        ctx.store, [p.id for p in chosen], period, ctx.config.timezone))  # fmt: skip
     rows = [(p, Row([counted[(p.id, k)] for k in range(HISTORY)])) for p in chosen]
     if request.query_params.get("format") == "json":
         return JSONResponse({
@@ -237,7 +262,8 @@ def promise(request: Request) -> Response:
     period = _period_or_error(request, as_of)
     if isinstance(period, Response):
         return period
-    found = promise_figures(ctx, found_promise, as_of, period)
+    found = _cached(ctx, ("promise", found_promise.id, period), as_of,
+                    lambda: promise_figures(ctx, found_promise, as_of, period))  # fmt: skip
     params = request.query_params
     if params.get("format") == "csv":
         return _promise_csv(ctx, found, params.get("list") or "breaches", period)
