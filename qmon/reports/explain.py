@@ -40,10 +40,15 @@ class Explanation:
 
 
 def explain_subject(
-    promise: Promise, store: Store, subject_id: str, as_of_us: int
-) -> list[Explanation]:
-    """Every instance of `promise` for subjects with this id (any subject type), in detail."""
-    rows = store.promise_events(promise, as_of_us, subject_id=subject_id)
+    promise: Promise, store: Store, subject_id: str, as_of_us: int,
+    subject_type: str | None = None,
+) -> list[Explanation]:  # fmt: skip
+    """Every instance of `promise` for subjects with this id (of any subject type, or of
+    `subject_type`: then found by index, as the dashboard's instance page asks), in detail."""
+    if subject_type is not None:
+        rows = store.promise_events(promise, as_of_us, subjects=[(subject_type, subject_id)])
+    else:
+        rows = store.promise_events(promise, as_of_us, subject_id=subject_id)
     return [
         Explanation(inst, _pieces(promise, inst))
         for inst in evaluate(promise, rows, as_of_us, detail=True)

@@ -66,7 +66,7 @@ def find_instance(
     as_of_us: int,
 ) -> Explanation | None:  # fmt: skip
     """`qmon explain`'s explanation of this one instance, or None if there is no such."""
-    for explanation in explain_subject(promise, store, subject_id, as_of_us):
+    for explanation in explain_subject(promise, store, subject_id, as_of_us, subject_type):
         inst = explanation.instance
         if inst.subject_type == subject_type and inst.cycle == cycle:
             return explanation

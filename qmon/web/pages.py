@@ -148,4 +148,6 @@ async def not_allowed(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    return render.error(request, 500, "server_error")
+    # The server closes the connection after an unhandled error; saying so keeps the client
+    # from sending its next request on it (which would meet a reset).
+    return render.error(request, 500, "server_error", headers={"Connection": "close"})
