@@ -30,6 +30,7 @@ from qmon.textsafe import csv_cell
 from qmon.timeutil import from_us
 from qmon.web import render
 from qmon.web.journey_words import add_words
+from qmon.web.words import WORDS
 
 add_words()
 
@@ -192,7 +193,9 @@ def journey(request: Request) -> Response:
                                        for pr, ok in p["objectives"]]}
                        for p in found["phases"]],
         })  # fmt: skip
-    return render.page(request, "journey.html.j2", **_common(ctx, as_of, period), **found)
+    values = lambda: {**_common(ctx, as_of, period), **found}  # noqa: E731
+    return _figures_page(request, ("journey", period), as_of, _word(request, "journey"),
+                         "journey_main.html.j2", values)  # fmt: skip
 
 
 def promises_page(request: Request) -> Response:
@@ -214,8 +217,9 @@ def promises_page(request: Request) -> Response:
                           "compliance": _tally_json(row.this), "trend": row.trend}
                          for p, row in rows],
         })  # fmt: skip
-    return render.page(request, "promises.html.j2", **_common(ctx, as_of, period), rows=rows,
-                       phase=phase)  # fmt: skip
+    values = lambda: {**_common(ctx, as_of, period), "rows": rows, "phase": phase}  # noqa: E731
+    return _figures_page(request, ("promises", period, phase), as_of,
+                         _word(request, "promises"), "promises_main.html.j2", values)  # fmt: skip
 
 
 def promise_figures(ctx: Any, promise: Any, as_of: int, period: Period) -> dict[str, Any]:
@@ -270,9 +274,29 @@ def promise(request: Request) -> Response:
     if params.get("format") == "json":
         return JSONResponse(_promise_json(found, as_of, period))
     tz = ctx.config.timezone
-    return render.page(request, "promise.html.j2", **_common(ctx, as_of, period), **found,
-                       listed=found["breaches"][:LISTED], chart=_chart(found),
-                       local=lambda us: render.local_time(us, tz))  # fmt: skip
+    return _figures_page(
+        request, ("promise", found_promise.id, period), as_of, found_promise.title,
+        "promise_main.html.j2", lambda: {**_common(ctx, as_of, period), **found,
+                                         "listed": found["breaches"][:LISTED],
+                                         "chart": _chart(found),
+                                         "local": lambda us: render.local_time(us, tz)},
+    )  # fmt: skip
+
+
+def _word(request: Request, key: str) -> str:
+    return str(WORDS[render.language(request)][key])
+
+
+def _figures_page(
+    request: Request, key: tuple[Any, ...], as_of: int, title: str, template: str,
+    values: Any,
+) -> Response:  # fmt: skip
+    """A figures page: its content rendered once per figures instant and language (it is
+    the same for every user), in the page frame of this request (its user, its token)."""
+    lang = render.language(request)
+    html = _cached(_ctx(request), ("html", lang, *key), as_of,
+                   lambda: render.fragment(request, template, **values()))  # fmt: skip
+    return render.page(request, "figures.html.j2", title=title, main=html)
 
 
 def _common(ctx: Any, as_of: int, period: Period) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -75,6 +76,19 @@ def page(
         **values,
     )
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def fragment(request: Request, template: str, **values: Any) -> Markup:
+    """A template's HTML in this request's language, to be put into a page (`page`) as
+    is: for content that is the same for every user, and so may be cached."""
+    lang = language(request)
+    words = WORDS[lang]
+
+    def t(key: str, **fields: Any) -> str:
+        text = words[key]
+        return text.format(**fields) if fields else text
+
+    return Markup(_ENV.get_template(template).render(lang=lang, t=t, **values))
 
 
 def error(
