@@ -597,7 +597,7 @@ class CheckSnapshot:
 
 def slack_key(ledger_key: tuple[Any, ...]) -> str:
     """The key qmon tags an alert's Slack message with (its metadata), for a ledger key."""
-    from qmon.alerts.check import _slack_key
+    from qmon.alerts.deliver import slack_key as _slack_key
 
     names = ("promise_id", "subject_type", "subject_id", "started_us", "kind")
     return _slack_key(SimpleNamespace(**dict(zip(names, ledger_key, strict=True))))

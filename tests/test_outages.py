@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import text
 
-from qmon.alerts.check import _slack_key
+from qmon.alerts.deliver import slack_key as _slack_key
 from qmon.config import load_config
 from qmon.events import Event
 from qmon.reports.weekly import IsoWeek

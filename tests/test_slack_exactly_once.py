@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from qmon.alerts import check as check_module
+from qmon.alerts import deliver as deliver_module
 from qmon.config import load_config
 from qmon.events import Event
 from qmon.store import Store
@@ -87,21 +88,21 @@ def test_a_lost_answer_is_found_in_history_and_not_posted_again(tmp_path: Path, 
 
 def test_a_crash_before_the_ledger_commit_does_not_post_twice(tmp_path: Path, slack, monkeypatch):
     path = setup(tmp_path, slack)
-    settle = check_module._settle
+    settle = deliver_module._settle
 
     def crash_when_marking_sent(store, rows, assignments, params):
         if assignments.startswith("status = 'sent'"):
             raise KeyboardInterrupt("killed between Slack's answer and the commit")
         settle(store, rows, assignments, params)
 
-    monkeypatch.setattr(check_module, "_settle", crash_when_marking_sent)
+    monkeypatch.setattr(deliver_module, "_settle", crash_when_marking_sent)
     store = Store.open(f"sqlite:///{tmp_path / 'q.db'}")
     try:
         with pytest.raises(KeyboardInterrupt):
             check_module.run_check(load_config(path), store, to_us(NOW))
     finally:
         store.close()
-    monkeypatch.setattr(check_module, "_settle", settle)
+    monkeypatch.setattr(deliver_module, "_settle", settle)
     assert len(slack.messages("kwaliteit")) == 1
     assert run(path, 2).exit_code == 0
     assert len(slack.messages("kwaliteit")) == 1
