@@ -1,7 +1,6 @@
 """The dashboard's pages: a record's promises, one instance explained, qmon's health.
 
-Journey and Promises are headings for now: their figures are precomputed by the
-agent in a later version, never audited per request.
+Journey, Promises and Promise are in `qmon.web.journey` (they read the check's figures).
 """
 
 from __future__ import annotations
@@ -33,15 +32,6 @@ async def home(request: Request) -> Response:
     return RedirectResponse("/journey", status_code=303)
 
 
-def _placeholder(word: str, intro: str):  # type: ignore[no-untyped-def]
-    async def endpoint(request: Request) -> Response:
-        return render.page(request, "placeholder.html.j2", title=word, intro=intro)
-
-    return endpoint
-
-
-journey = _placeholder("journey", "journey_intro")
-promises = _placeholder("promises", "promises_intro")
 
 
 def healthz(request: Request) -> Response:
