@@ -87,10 +87,13 @@ def hubspot_get(
     body: bytes = b"",
     sent_body: bytes | None = None,
     timestamp: str | None = None,
+    skew_ms: int = 0,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    """GET `target` signed as HubSpot signs it: over the URL it called (`base` + target)."""
-    stamp = timestamp or now_ms()
+    """GET `target` signed as HubSpot signs it: over the URL it called (`base` + target);
+    `skew_ms` moves the timestamp from now (read when the request is made, not when the
+    tests were collected)."""
+    stamp = timestamp or str(int(now_ms()) + skew_ms)
     request = client.build_request("GET", target, content=sent_body if sent_body else None)
     sent = signed_target or request.url.raw_path.decode()
     request.headers["X-HubSpot-Signature-v3"] = documented_v3(
@@ -194,11 +197,11 @@ def test_a_signed_hubspot_request_gets_the_record_card(config):
         ),
         ({"secret": "another-secret"}, "the signature does not match the request"),
         (
-            {"timestamp": str(int(time.time() * 1000) - 6 * 60 * 1000)},
+            {"skew_ms": -6 * 60 * 1000},
             "X-HubSpot-Request-Timestamp is more than 5 minutes from this server's clock",
         ),
         (
-            {"timestamp": str(int(time.time() * 1000) + 6 * 60 * 1000)},
+            {"skew_ms": 6 * 60 * 1000},
             "X-HubSpot-Request-Timestamp is more than 5 minutes from this server's clock",
         ),
         ({"timestamp": "yesterday"}, "X-HubSpot-Request-Timestamp must be milliseconds since 1970"),

@@ -38,6 +38,9 @@ HOSTILE_OWNER = '=HYPERLINK("https://evil.example","click")'
 
 #: Every test's store is written relative to this instant: now, to the second.
 NOW = datetime.now(UTC).replace(microsecond=0)
+#: The instant `seed` writes its events around: set when it runs (a whole test suite may
+#: run for minutes after this module is imported, and pages evaluate as of the real now).
+_ANCHOR = [NOW]
 
 PROMISES = """\
 promises:
@@ -84,7 +87,7 @@ def write_config(
 
 
 def at(hours: float) -> int:
-    return to_us(NOW + timedelta(hours=hours))
+    return to_us(_ANCHOR[0] + timedelta(hours=hours))
 
 
 def ev(
@@ -104,6 +107,7 @@ def ev(
 
 def seed(config_path: Path) -> None:
     """A few deals and a case: broken, at risk, kept, paused, and one with hostile values."""
+    _ANCHOR[0] = datetime.now(UTC).replace(microsecond=0)
     store = Store.open(load_config(config_path).database_url)
     store.ingest(
         [
