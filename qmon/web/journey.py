@@ -115,9 +115,17 @@ class Row:
         return trend(self.tallies[-1], self.tallies[-2])
 
 
-def _state(request: Request) -> tuple[Any, int | None]:
+def _asked(request: Request) -> tuple[Any, int, Period] | Response:
+    """What every figures page starts from: the figures' instant and the period asked
+    for; or the answer instead (no figures yet, a bad period)."""
     ctx = _ctx(request)
-    return ctx, facts.as_of(ctx.store)
+    as_of = facts.as_of(ctx.store)
+    if as_of is None:
+        return _no_figures(request)
+    period = _period_or_error(request, as_of)
+    if isinstance(period, Response):
+        return period
+    return ctx, as_of, period
 
 
 def _no_figures(request: Request) -> Response:
@@ -174,12 +182,10 @@ def _tally_json(tally: Tally) -> dict[str, Any]:
 
 
 def journey(request: Request) -> Response:
-    ctx, as_of = _state(request)
-    if as_of is None:
-        return _no_figures(request)
-    period = _period_or_error(request, as_of)
-    if isinstance(period, Response):
-        return period
+    asked = _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, as_of, period = asked
     found = _cached(ctx, ("journey", period), as_of,
                     lambda: journey_figures(ctx, as_of, period))  # fmt: skip
     if request.query_params.get("format") == "json":
@@ -199,12 +205,10 @@ def journey(request: Request) -> Response:
 
 
 def promises_page(request: Request) -> Response:
-    ctx, as_of = _state(request)
-    if as_of is None:
-        return _no_figures(request)
-    period = _period_or_error(request, as_of)
-    if isinstance(period, Response):
-        return period
+    asked = _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, as_of, period = asked
     phase = request.query_params.get("phase")
     chosen = [p for p in ctx.config.promises if phase in (None, "", p.phase)]
     counted = _cached(ctx, ("promises", period, phase), as_of, lambda: _history(
@@ -257,15 +261,13 @@ def promise_figures(ctx: Any, promise: Any, as_of: int, period: Period) -> dict[
 
 
 def promise(request: Request) -> Response:
-    ctx, as_of = _state(request)
-    found_promise = ctx.config.promise(request.path_params["promise_id"])
+    found_promise = _ctx(request).config.promise(request.path_params["promise_id"])
     if found_promise is None:
         return render.error(request, 404, "not_found")
-    if as_of is None:
-        return _no_figures(request)
-    period = _period_or_error(request, as_of)
-    if isinstance(period, Response):
-        return period
+    asked = _asked(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, as_of, period = asked
     found = _cached(ctx, ("promise", found_promise.id, period), as_of,
                     lambda: promise_figures(ctx, found_promise, as_of, period))  # fmt: skip
     params = request.query_params
