@@ -165,3 +165,29 @@ def test_without_figures_the_pages_say_how_they_come(tmp_path: Path) -> None:
         sign_in(client)
         page = client.get("/journey")
         assert page.status_code == 200 and "qmon check" in page.text
+
+
+def test_requests_asking_for_the_same_figures_at_once_count_them_once() -> None:
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from qmon.web.journey import _cached
+
+    ctx = SimpleNamespace(cache={})
+    counted = []
+
+    def count() -> int:
+        counted.append(1)
+        time.sleep(0.2)
+        return 42
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(_cached(ctx, ("k",), 1, count)))
+               for _ in range(10)]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [42] * 10 and len(counted) == 1
+    assert _cached(ctx, ("k",), 2, count) == 42 and len(counted) == 2  # a new instant

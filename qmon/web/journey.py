@@ -52,23 +52,39 @@ def _ctx(request: Request) -> Any:
 
 CACHED = 128  # figures of this many (page, period) pairs are kept per process
 _LOCK = threading.Lock()
+COUNT_WAIT_S = 30  # how often a request waiting for another's count looks again
 
 
 def _cached(ctx: Any, key: tuple[Any, ...], as_of: int, count: Any) -> Any:
     """`count()` once per figures instant: the figures change only when a check writes
-    them, so every request until then reads the same (the health page caches likewise)."""
+    them, so every request until then reads the same (the health page caches likewise).
+    Requests that ask for the same figures at once wait for the one counting them, rather
+    than all counting (twenty clients on a new quarter would otherwise count it twenty
+    times over)."""
     cache = ctx.cache.setdefault("figures", OrderedDict())
-    with _LOCK:  # requests run in a thread pool
-        entry = cache.get(key)
-        if entry is not None and entry[0] == as_of:
-            cache.move_to_end(key)
-            return entry[1]
-    found = count()
-    with _LOCK:
-        cache[key] = (as_of, found)
-        while len(cache) > CACHED:
-            cache.popitem(last=False)
-    return found
+    counting = ctx.cache.setdefault("figures_counting", {})
+    while True:
+        with _LOCK:  # requests run in a thread pool
+            entry = cache.get(key)
+            if entry is not None and entry[0] == as_of:
+                cache.move_to_end(key)
+                return entry[1]
+            busy = counting.get((key, as_of))
+            if busy is None:
+                busy = counting[(key, as_of)] = threading.Event()
+                break
+        busy.wait(COUNT_WAIT_S)
+    try:
+        found = count()
+        with _LOCK:
+            cache[key] = (as_of, found)
+            while len(cache) > CACHED:
+                cache.popitem(last=False)
+        return found
+    finally:
+        with _LOCK:
+            counting.pop((key, as_of), None)
+        busy.set()
 
 
 def parse_period(params: Any, as_of_us: int, tz: Any) -> Period:
