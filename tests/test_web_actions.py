@@ -35,6 +35,17 @@ def config(tmp_path):
                     today - timedelta(days=1), now_us())  # fmt: skip
         actions.add(store, "first-reply-4h", "recovery", FORMULA + "\nsecond line",
                     today - timedelta(days=3), now_us())  # fmt: skip
+    finally:
+        store.close()
+    add_tasks(path)
+    return path
+
+
+def add_tasks(config_path) -> None:
+    """Three tasks for broken promises, as the writeback's ledger holds them: created (its
+    CRM id), failing (the CRM's refusal), waiting; the last one's owner a formula."""
+    store = Store.open(load_config(config_path).database_url)
+    try:
         with store.engine.begin() as conn:
             for n, (task_id, error) in enumerate(
                 [("T-77", None), (None, "HTTP 403: no permission"), (None, None)]
@@ -54,7 +65,6 @@ def config(tmp_path):
                 )  # fmt: skip
     finally:
         store.close()
-    return path
 
 
 def _form(page: str, **fields: str) -> dict[str, str]:

@@ -52,7 +52,8 @@ def test_a_record_lists_its_promise_instances_with_links(config):
         assert "3h 00m of 1d 0h 00m" in text  # cycle 1: kept after 3 hours
         at_risk = client.get("/record/deal/D-2").text
         assert '<span class="status status-at-risk">at risk</span>' in at_risk
-        assert "15h 00m of 1d 0h 00m" in at_risk
+        # the clock runs on while the suite runs (the store was written at import time)
+        assert re.search(r"15h \d\dm of 1d 0h 00m", at_risk)
         broken = client.get("/record/deal/D-1").text
         assert '<a href="https://crm.example/deal/D-1" rel="noopener noreferrer">' in broken
         none = client.get("/record/deal/D-404").text
@@ -80,14 +81,15 @@ def test_an_instance_shows_the_clock_segment_by_segment_and_its_alerts(tmp_path,
         rows = re.findall(r'<tr class="clock-(\w+)">', case.text)
         assert rows == ["running", "paused", "running"]
         assert "paused (waiting on the customer)" in case.text
-        assert "<dt>Clock</dt><dd>2h 00m of 4h 00m</dd>" in case.text
+        assert re.search(r"<dt>Clock</dt><dd>2h \d\dm of 4h 00m</dd>", case.text)
         assert "No alert was raised about this instance." in case.text
 
         broken = client.get("/instance/quote-24h/deal/D-1/1")
         assert '<span class="status status-breached">broken</span>' in broken.text
         assert "<dt>Deadline</dt><dd>" in broken.text
         alerts = broken.text[broken.text.index("Alerts about this instance") :]
-        assert "<td>broken</td>" in alerts and "sent 20" in alerts and "(#kwaliteit)" in alerts
+        assert '<td data-label="Kind">broken</td>' in alerts
+        assert "sent 20" in alerts and "(#kwaliteit)" in alerts
         assert 'href="https://crm.example/deal/D-1"' in broken.text
         assert 'href="/record/deal/D-1">All promises of this record</a>' in broken.text
 

@@ -71,7 +71,9 @@ def test_the_agent_serves_the_dashboard_and_sigterm_stops_both(tmp_path):
             assert sign_in(client).status_code == 303
             assert agent.check_done.wait(30), agent.log  # the agent's first check ran
             health = client.get("/health").text
-            assert re.search(r"<tr><td>check</td><td>20\d\d-", health), health
+            assert re.search(
+                r'<td data-label="Job">check</td><td data-label="Last run">20\d\d-', health
+            )
             record = client.get("/record/deal/D-1")
             assert record.status_code == 200 and "status-breached" in record.text
     finally:
