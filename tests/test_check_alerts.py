@@ -555,3 +555,12 @@ notify:
     blocks = " ".join(str(m.blocks) for m in slack.messages("kwaliteit"))
     assert "6h 00m of 4h 00m" in blocks  # the urgent target, not the default 24 h
     assert "2d 0h 00m of 1d 23h 00m" in blocks  # the order: 48 h of the 47 h to its date
+
+
+def test_with_a_public_url_each_alert_links_to_its_instance_page(tmp_path, database_url, slack):
+    path = setup(tmp_path, database_url, slack, routes="serve:\n  public_url: https://qmon.example.com\n")
+    assert check(path, slack).exit_code == 0
+    broken = slack.messages("kwaliteit")[0]
+    assert "https://qmon.example.com/instance/quote-24h/deal/D-1/1" in str(broken.blocks)
+    assert broken.text.endswith(" — https://qmon.example.com/instance/quote-24h/deal/D-1/1")
+    assert "<https://crm.example/deal/D-1|deal D-1>" in str(broken.blocks)  # the CRM's too

@@ -60,7 +60,8 @@ def _axe_source() -> tuple[str | None, str]:
     if done.returncode != 0 or not archive.is_file():
         return (
             None,
-            f"npm pack axe-core@{AXE_VERSION} failed: {done.stderr.strip()[-300:] or done.returncode}",
+            f"npm pack axe-core@{AXE_VERSION} failed: "
+            f"{done.stderr.strip()[-300:] or done.returncode}",
         )
     with tarfile.open(archive) as packed:
         member = packed.extractfile("package/axe.min.js")

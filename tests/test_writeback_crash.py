@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import run_qmon, run_qmon_killed_at_statement
 from tests.fakes.hubspot import FakeHubSpot
-from tests.test_writeback_hubspot import H, T0, Portal, iso
+from tests.faults import run_qmon, run_qmon_killed_at_statement
+from tests.test_writeback_hubspot import T0, H, Portal, iso
 
 
 @pytest.mark.parametrize(

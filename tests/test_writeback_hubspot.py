@@ -242,8 +242,9 @@ def test_a_429_storm_ends_with_every_record_right(portal: Portal) -> None:
     assert portal.props("on_track")["qmon_status"] == "on_track"
 
 
-def test_sources_check_names_the_write_scopes_and_missing_fields(fake: FakeHubSpot,
-                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_sources_check_names_the_write_scopes_and_missing_fields(
+    fake: FakeHubSpot, tmp_path: Path
+) -> None:
     portal = Portal(fake, tmp_path)
     fake.granted_scopes = {"tickets", "crm.objects.contacts.read"}
     out = portal.run("sources", "check", code=3).stdout

@@ -189,8 +189,9 @@ def test_an_org_that_fails_for_a_while_ends_with_every_record_right(org: Org) ->
     assert org.fields("broken")["Qmon_Status__c"] == "breached"
     assert org.fields("kept")["Qmon_Status__c"] == "met"
     org.fake.fail_next(50, status=503)  # longer than the retries: the check says so, exit 3
-    org.fake.update_record("Case", org.ids["on_track"], {"Status": "Closed", "IsClosed": True,
-                           "ClosedDate": T0 + 5 * H, "SystemModstamp": datetime.now(UTC)})  # fmt: skip
+    closed = {"Status": "Closed", "IsClosed": True, "ClosedDate": T0 + 5 * H,
+              "SystemModstamp": datetime.now(UTC)}  # fmt: skip
+    org.fake.update_record("Case", org.ids["on_track"], closed)
     org.fake.clear_faults()
     org.run("sync")
     org.fake.fail_next(50, status=503)

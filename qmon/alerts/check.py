@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
+from qmon import links as dashboard_links
 from qmon.alerts import incremental
 from qmon.alerts.burn import burn_alerts, decisions_of
 from qmon.alerts.deliver import deliver_slack, deliver_webhook
@@ -133,6 +134,7 @@ def run_check(
     ]
     report = CheckReport()
     language = config.language
+    dashboard = dashboard_links.public_url(config)  # alerts link to their instance pages
     known = _known_keys(store, alerts)
     if not recording:  # nowhere to send: list, record nothing
         report.found = [a for a in alerts if _key(a) not in known]
@@ -153,7 +155,7 @@ def run_check(
             # A breach already stopped when first found is told as kept late right away.
             words = "late" if alert.kind == "breached" and i.stopped_us is not None else alert.kind
             message = render(words, alert.promise, alert.instance, link, as_of_us,
-                             config.timezone, language)  # fmt: skip
+                             config.timezone, language, public_url=dashboard)  # fmt: skip
             inserted = conn.execute(
                 _INSERT,
                 {
@@ -174,7 +176,7 @@ def run_check(
             elif alert.kind == "breached" and alert.instance.stopped_us is not None:
                 kept_late.append(i)
                 late = render("late", alert.promise, alert.instance, link, as_of_us,
-                              config.timezone, language)  # fmt: skip
+                              config.timezone, language, public_url=dashboard)  # fmt: skip
                 conn.execute(
                     text(
                         "UPDATE alerts SET update_pending = (slack_ts IS NOT NULL),"

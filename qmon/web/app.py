@@ -9,7 +9,7 @@ The URL map (docs/serve.md):
 | `/login`, `/login/oidc`, `/login/oidc/callback` | signing in | no |
 | `/logout` (POST) | signing out | yes |
 | `/` | to `/journey` | yes |
-| `/journey`, `/promises`, `/promise/{id}` | compliance per phase and promise over a period, from the check's figures (`?format=json`; lists `?format=csv`) | yes |
+| `/journey`, `/promises`, `/promise/{id}` | compliance over a period, from the figures | yes |
 | `/actions` (GET, POST) | the actions log and its effect, logging one, the CRM's tasks | yes |
 | `/health` | what `qmon status` shows | yes |
 | `/record/{subject_type}/{subject_id}` | the record's promises (`?format=csv`) | yes |

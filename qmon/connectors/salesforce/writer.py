@@ -172,7 +172,6 @@ class SalesforceWriter:
         return str(answer["id"])
 
     def update_task(self, task_id: str, task: TaskRequest) -> None:
-        api = self._api
         fields = {"Subject": task.title[:255], "Description": task.body[:32000]}
         try:
             self._task_call(
