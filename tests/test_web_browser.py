@@ -12,11 +12,13 @@ rest of the walk still runs. `.ci/run` installs Chromium; without it the module 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -194,3 +196,54 @@ def test_the_accessibility_scan_finds_what_it_should(browser, axe, tmp_path: Pat
     finally:
         context.close()
     assert {"image-alt", "label"} <= found
+
+
+@pytest.fixture
+def checked_dashboard(tmp_path: Path) -> Iterator[str]:
+    """The same store after a `qmon check`, which keeps the journey's figures."""
+    from qmon.alerts.check import run_check
+
+    config_path = write_config(tmp_path)
+    seed(config_path)
+    config = load_config(config_path)
+    store = Store.open(config.database_url)
+    try:
+        run_check(config, store, now_us())
+    finally:
+        store.close()
+    with serving(config_path) as app:
+        yield app.url
+
+
+def test_the_journey_down_to_a_broken_instance(browser, checked_dashboard, axe, tmp_path: Path):
+    axe_source, why_not = axe
+    context = browser.new_context(locale="en-GB", accept_downloads=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    walk = web_walk.Walk(page, checked_dashboard, tmp_path / "shots", axe_source)
+    try:
+        web_walk.sign_in(walk, "anna", PASSWORD)
+        web_walk.open_journey(walk)
+        web_walk.open_phase(walk, "sales")
+        web_walk.open_promise(walk, "Offerte binnen 24 uur")
+        week = page.locator("form.period legend strong").inner_text()
+        assert re.fullmatch(r"\d{4}-W\d{2}", week), week  # this ISO week by default
+        assert re.fullmatch(r"\d{4}-\d{2}", web_walk.change_period(walk, "Month"))
+        assert re.fullmatch(r"\d{4}-Q\d", web_walk.change_period(walk, "Quarter"))
+        today = datetime.now(UTC).date()  # D-1 broke 30 hours ago: within these three days
+        web_walk.custom_period(walk, (today - timedelta(days=3)).isoformat(), today.isoformat())
+        instance = web_walk.open_breach(walk, "deal D-1")
+        assert instance == "/instance/quote-24h/deal/D-1/1"
+        web_walk.follow_crm_link(walk, CRM_PAGE)
+        page.goto(walk.url("/promise/quote-24h"))
+        name, rows = web_walk.download_csv(walk, 3)  # owner, channel, account, breaches
+        assert name.startswith("qmon-quote-24h-breaches-")
+        assert {r["subject_id"] for r in rows} >= {"D-1"}
+    finally:
+        context.close()
+    assert not walk.problems, "\n".join(walk.problems)
+    assert walk.checked == ["login", "journey", "promises sales", "promise Offerte binnen 24 uur",
+                            "period Month", "period Quarter", "period custom",
+                            "breach deal D-1"]  # fmt: skip
+    if axe_source is None:
+        pytest.skip(f"the accessibility scan did not run: {why_not}")

@@ -230,3 +230,61 @@ def download_csv(walk: Walk, nth: int = 0) -> tuple[str, list[dict[str, str]]]:
     assert path is not None
     rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
     return download.suggested_filename, rows
+
+
+# -- the journey down to one broken instance -----------------------------------------------
+
+
+def open_journey(walk: Walk) -> None:
+    """The journey (the first page after signing in): its phases, for this week."""
+    open_nav(walk, "Journey")
+    expect(walk.page.get_by_role("heading", level=2).first).to_be_visible()
+    walk.check("journey")
+
+
+def open_phase(walk: Walk, phase: str) -> None:
+    """From the journey, a phase's promises (the phase's heading is the link)."""
+    walk.page.get_by_role("heading", level=2).get_by_role("link", name=phase, exact=True).click()
+    expect(walk.page.get_by_role("heading", level=1)).to_have_text(f"Promises: {phase}")
+    walk.check(f"promises {phase}")
+
+
+def open_promise(walk: Walk, title: str) -> None:
+    """From a list of promises, one promise's page, by its title."""
+    walk.page.get_by_role("link", name=title, exact=True).click()
+    expect(walk.page.get_by_role("heading", level=1)).to_contain_text(title)
+    expect(walk.page.get_by_role("img", name=re.compile("Compliance per week"))).to_be_visible()
+    walk.check(f"promise {title}")
+
+
+def change_period(walk: Walk, word: str) -> str:
+    """The period picker's `word` (Week, Month, Quarter); returns the period now shown."""
+    picker = walk.page.locator("form.period")
+    picker.get_by_role("link", name=word, exact=True).click()
+    expect(picker.get_by_role("link", name=word, exact=True)).to_have_attribute(
+        "aria-current", "true"
+    )
+    shown = picker.locator("legend strong").inner_text()
+    walk.check(f"period {word}")
+    return shown
+
+
+def custom_period(walk: Walk, first: str, last: str) -> str:
+    """The picker's own dates (From, To, Show); returns the period now shown."""
+    picker = walk.page.locator("form.period")
+    picker.get_by_label("From").fill(first)
+    picker.get_by_label("To").fill(last)
+    picker.get_by_role("button", name="Show").click()
+    shown = picker.locator("legend strong").inner_text()
+    expect(picker.locator("legend strong")).to_have_text(f"{first} – {last}")
+    walk.check("period custom")
+    return shown
+
+
+def open_breach(walk: Walk, record: str) -> str:
+    """From a promise's page, one of the period's breaches (its record's link) to the
+    instance's page; returns its path."""
+    walk.page.get_by_role("link", name=record, exact=True).click()
+    expect(walk.page.get_by_role("heading", name="The clock, segment by segment")).to_be_visible()
+    walk.check(f"breach {record}")
+    return walk.page.url.removeprefix(walk.base_url)
