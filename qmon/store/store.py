@@ -358,7 +358,8 @@ class Store(EventReads):
         # would be alerted again if its row went.
         where = {"events": "occurred_us < :cut",
                  "alerts": "started_us < :cut AND subject_type <> 'source'",
-                 "writeback_tasks": "started_us < :cut"}  # fmt: skip
+                 "writeback_tasks": "started_us < :cut",
+                 "instance_facts": "started_us < :cut"}  # fmt: skip
         with self.engine.begin() as conn:
             counts = {
                 table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE {cond}"),

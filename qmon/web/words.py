@@ -30,9 +30,6 @@ WORDS: Mapping[str, Mapping[str, str]] = {
             "Too many failed sign-ins for this user or from this address. "
             "Try again in {minutes} minute(s)."
         ),
-        "placeholder": "The figures for this page come in the next version of qmon serve.",
-        "journey_intro": "Compliance per journey phase, week by week.",
-        "promises_intro": "Each promise: how often it is kept, and its trend.",
         "actions_intro": "The Quality Manager's improvement actions and their effect.",
         "record": "Record",
         "record_none": "qmon knows no promise instances of this record (yet).",
@@ -188,9 +185,6 @@ WORDS: Mapping[str, Mapping[str, str]] = {
             "Te vaak mislukt inloggen voor deze gebruiker of vanaf dit adres. "
             "Probeer het over {minutes} minuut/minuten opnieuw."
         ),
-        "placeholder": "De cijfers voor deze pagina komen in de volgende versie van qmon serve.",
-        "journey_intro": "Naleving per fase van de klantreis, week na week.",
-        "promises_intro": "Elke belofte: hoe vaak ze wordt nagekomen, en de trend.",
         "actions_intro": "De verbeteracties van de kwaliteitsmanager en hun effect.",
         "record": "Record",
         "record_none": "qmon kent (nog) geen beloften van dit record.",
