@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from qmon.config import load_config
-from qmon.connectors.salesforce.api import jwt_audience
+from qmon.connectors.salesforce.login import jwt_audience
 from qmon.connectors.salesforce.mapping import SOBJECTS, SalesforceMapper, csv_row, parse_time
 from qmon.connectors.salesforce.spec import (
     DEFAULT_TYPES,

@@ -23,8 +23,6 @@ never contain tokens, keys or passwords.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import time
@@ -41,13 +39,11 @@ from qmon.connectors.base import (
     SourceUnreachable,
     SyncError,
 )
+from qmon.connectors.salesforce.login import request_token, secret
 from qmon.connectors.salesforce.spec import SalesforceSourceSpec
 
 log = logging.getLogger(__name__)
 
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-JWT_LIFETIME_SECONDS = 180
-"""Salesforce accepts assertions that expire within three minutes."""
 BULK_MAX_WAIT_SECONDS = 3 * 3600
 """How long a sync waits for one Bulk 2.0 query job before giving up."""
 BULK_MAX_POLL_SECONDS = 30.0
@@ -71,21 +67,6 @@ def soql_string(value: str) -> str:
         .replace("\f", "\\f")
     )
     return f"'{escaped}'"
-
-
-def jwt_audience(login_url: str) -> str:
-    """The JWT `aud` Salesforce expects for a login at `login_url`.
-
-    Salesforce names its login servers as audiences (https://login.salesforce.com, or
-    https://test.salesforce.com for sandboxes), also when the token is asked for at a My Domain
-    URL; any other login URL (an Experience Cloud site, a test server) is its own audience.
-    """
-    host = urlsplit(login_url).hostname or ""
-    if host.endswith(".sandbox.my.salesforce.com"):
-        return "https://test.salesforce.com"
-    if host.endswith(".my.salesforce.com"):
-        return "https://login.salesforce.com"
-    return login_url.rstrip("/")
 
 
 class Rejected(SyncError):
@@ -145,9 +126,10 @@ class SalesforceApi:
                     "cannot be renewed by qmon: give a fresh one, or use auth method jwt, "
                     "client_credentials or password for unattended syncs"
                 )
-            instance_url, token = self._spec.instance_url, self._secret("session_id")
+            instance_url, token = self._spec.instance_url, secret(self._spec, "session_id")
         else:
-            instance_url, token = self._request_token()
+            instance_url, token = request_token(self._spec, self._session, self._sleep,
+                                                self.redact, self._tls_error)  # fmt: skip
         self._token = token
         self.logins += 1
         self._sf = Salesforce(
@@ -164,93 +146,6 @@ class SalesforceApi:
             self.login()
         return self._sf
 
-    def _request_token(self) -> tuple[str, str]:
-        auth = self._spec.auth
-        login_url = self._spec.login_url
-        if auth.method == "jwt":
-            data = {"grant_type": JWT_GRANT, "assertion": self._assertion()}
-        elif auth.method == "client_credentials":
-            data = {
-                "grant_type": "client_credentials",
-                "client_id": self._secret("consumer_key"),
-                "client_secret": self._secret("consumer_secret"),
-            }
-        else:  # password: the OAuth username-password flow
-            data = {
-                "grant_type": "password",
-                "client_id": self._secret("consumer_key"),
-                "client_secret": self._secret("consumer_secret"),
-                "username": auth.username or "",
-                "password": self._secret("password") + self._secret("security_token", ""),
-            }
-        url = f"{login_url}/services/oauth2/token"
-        delay, failures = self._spec.backoff_seconds, 0
-        while True:
-            try:
-                answer = self._session.post(url, data=data, timeout=self._spec.timeout_seconds)
-                if answer.status_code < 500:
-                    break
-                reason = f"HTTP {answer.status_code}"
-            except requests.exceptions.SSLError:
-                raise self._tls_error(login_url) from None
-            except requests.RequestException as exc:
-                reason = type(exc).__name__
-            failures += 1
-            if failures > self._spec.retries:
-                raise SourceUnreachable(
-                    f"cannot log in at {login_url} ({reason}), also after "
-                    f"{self._spec.retries} retries; try again later"
-                )
-            log.info("Salesforce login failed (%s); retrying in %.2f s", reason, delay)
-            self._sleep(delay)
-            delay *= 2
-        if answer.status_code != 200:
-            try:
-                error = answer.json()
-                reason = f"{error['error']}: {error['error_description']}"
-            except (ValueError, TypeError, KeyError):
-                reason = f"HTTP {answer.status_code}"
-            raise SourceAuthError(
-                self.redact(
-                    f"Salesforce refused the {auth.method} login at {login_url} ({reason}); "
-                    f"{_LOGIN_ADVICE[auth.method]}"
-                )
-            )
-        body = answer.json()
-        log.info("Salesforce login (%s) at %s ok", auth.method, login_url)
-        return body["instance_url"], body["access_token"]
-
-    def _assertion(self) -> str:
-        import jwt
-
-        auth = self._spec.auth
-        where = "private_key_file" if auth.private_key_file is not None else "private_key"
-        key = self._secret("private_key")
-        claims = {
-            "iss": self._secret("consumer_key"),
-            "sub": auth.username,
-            "aud": auth.audience or jwt_audience(self._spec.login_url),
-            "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
-        }
-        try:
-            return jwt.encode(claims, key, algorithm="RS256")
-        except (ValueError, TypeError, jwt.exceptions.PyJWTError):
-            raise SourceAuthError(
-                f"{where} is not an RSA private key in PEM format (-----BEGIN PRIVATE KEY-----)"
-            ) from None
-
-    def _secret(self, name: str, default: str | None = None) -> str:
-        try:
-            value = self._spec.auth.secret(name)
-        except OSError as exc:
-            path = getattr(self._spec.auth, f"{name}_file", None)
-            raise SourceAuthError(f"cannot read {name}_file {path}: {exc.strerror}") from None
-        if value is None:
-            if default is not None:
-                return default
-            raise SourceAuthError(f"auth needs {name}")
-        return value
-
     def redact(self, text: str) -> str:
         """`text` without any secret of this source (for messages built from server text)."""
         auth = self._spec.auth
@@ -262,9 +157,9 @@ class SalesforceApi:
                 pass
         if self._spec.proxy is not None:
             secrets.append(self._spec.proxy.get_secret_value())
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, "***")
+        for hidden in secrets:
+            if hidden and len(hidden) >= 4:
+                text = text.replace(hidden, "***")
         return text
 
     def _tls_error(self, url: str) -> SourceUnreachable:
@@ -369,80 +264,23 @@ class SalesforceApi:
     def bulk_rows(
         self, soql: str, poll_check: Callable[[], None], stream: str
     ) -> Iterator[tuple[list[dict[str, str]], bool]]:
-        """Run `soql` as a Bulk 2.0 queryAll job; its rows page by page, with "last page?".
+        """Run `soql` as a Bulk 2.0 queryAll job (`qmon.connectors.salesforce.bulk`): its
+        rows page by page, with "last page?".
 
         Raises:
             BulkJobFailed: the job ended Failed or Aborted (before any row was returned).
         """
-        job = self._call(
-            "Bulk 2.0 job create",
-            lambda sf: self._bulk(
-                sf,
-                "POST",
-                "jobs/query",
-                json={
-                    "operation": "queryAll",
-                    "query": soql,
-                    "contentType": "CSV",
-                    "columnDelimiter": "COMMA",
-                    "lineEnding": "LF",
-                },
-            ).json(),
-        )
-        job_id = job["id"]
-        log.info("Salesforce Bulk 2.0 job %s created", job_id)
-        self._wait_for(job_id, poll_check)
-        trail = self.trail(stream, f"the Sforce-Locator of Bulk 2.0 job {job_id}'s results")
-        locator: str | None = ""
-        while locator is not None:
-            params: dict[str, Any] = {"maxRecords": self._spec.bulk_page_size}
-            if locator:
-                params["locator"] = locator
-            answer = self._call(
-                "Bulk 2.0 results",
-                lambda sf, params=params: self._bulk(
-                    sf, "GET", f"jobs/query/{job_id}/results", params=params, accept="text/csv"
-                ),
-            )
-            following = answer.headers.get("Sforce-Locator")
-            rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8"))))
-            locator = trail.follow(None if following == "null" else following, records=len(rows))
-            yield rows, locator is None
+        from qmon.connectors.salesforce.bulk import bulk_rows
 
-    def _wait_for(self, job_id: str, poll_check: Callable[[], None]) -> None:
-        delay = self._spec.bulk_poll_seconds
-        waited = 0.0
-        while True:
-            info = self._call(
-                "Bulk 2.0 job info",
-                lambda sf: self._bulk(sf, "GET", f"jobs/query/{job_id}").json(),
-            )
-            state = info.get("state")
-            if state == "JobComplete":
-                return
-            if state in ("Failed", "Aborted"):
-                raise BulkJobFailed(self.redact(str(info.get("errorMessage") or state)))
-            if waited >= BULK_MAX_WAIT_SECONDS:
-                raise SourceUnreachable(
-                    f"Bulk 2.0 job {job_id} was still {state} after "
-                    f"{BULK_MAX_WAIT_SECONDS // 3600} hours; set bulk_threshold: null to read "
-                    "with REST only"
-                )
-            poll_check()
-            self._sleep(delay)
-            waited += delay
-            delay = min(max(delay * 1.5, 0.001), BULK_MAX_POLL_SECONDS)
+        return bulk_rows(self, soql, poll_check, stream)
 
-    def _bulk(
-        self,
-        sf: Any,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        accept: str = "application/json",
-    ) -> requests.Response:
+    def bulk_request(
+        self, sf: Any, method: str, path: str, *, json: Any = None,
+        params: dict[str, Any] | None = None, accept: str = "application/json",
+    ) -> requests.Response:  # fmt: skip
+        """One Bulk 2.0 request on qmon's session (simple-salesforce has no Bulk 2.0 query
+        API of its own that pages by locator); an error status raises as simple-salesforce's
+        own calls do."""
         from simple_salesforce.util import exception_handler
 
         answer = self._session.request(
@@ -460,6 +298,13 @@ class SalesforceApi:
         if answer.status_code >= 300:
             exception_handler(answer, name=path)
         return answer
+
+    @property
+    def spec(self) -> SalesforceSourceSpec:
+        return self._spec
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
 
     # -- every call --------------------------------------------------------------------------
 
@@ -547,19 +392,6 @@ class SalesforceApi:
 
     def close(self) -> None:
         self._session.close()
-
-
-_LOGIN_ADVICE = {
-    "jwt": "check consumer_key and username, that the connected app has the certificate of "
-    "this private key, and that the user is pre-authorized for the app (profile or "
-    "permission set)",
-    "client_credentials": "check consumer_key and consumer_secret, that the connected app "
-    "enables the client credentials flow with a run-as user, and that login_url is your My "
-    "Domain",
-    "password": "check username, password and security_token, consumer_key and "
-    "consumer_secret, and that the org allows the OAuth username-password flow",
-    "session": "",
-}
 
 
 def next_records_url(answer: dict[str, Any]) -> str | None:
