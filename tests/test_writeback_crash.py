@@ -1,4 +1,5 @@
-"""SIGKILL in the middle of writing to the CRM, then a rerun: nothing lost, nothing doubled.
+"""SIGKILL in the middle of writing to the CRM (HubSpot and Salesforce), then a rerun:
+nothing lost, nothing doubled.
 
 `qmon check` runs as its own process against FakeHubSpot and kills itself right after the
 SQL statement that settles a write (the CRM took it, the store has not committed that): the
@@ -45,3 +46,30 @@ def test_killed_mid_write_the_rerun_loses_and_doubles_nothing(
         third = run_qmon(args, portal.config, tmp_path, None)
         assert third.exit == 0 and len(portal.tasks()) == 1
         assert fake.access_token not in killed.stderr + again.stderr
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [r"^UPDATE writeback_records SET written", r"^UPDATE writeback_tasks SET task_id"],
+)
+def test_killed_mid_write_to_salesforce_the_rerun_loses_and_doubles_nothing(
+    statement: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.salesforce import FakeSalesforce
+    from tests.test_writeback_salesforce import Org
+
+    with FakeSalesforce() as fake:
+        org = Org(fake, tmp_path)
+        for name, value in org.env.items():
+            monkeypatch.setenv(name, value)
+        org.run("crm", "setup")
+        org.run("sync")
+        args = ["check", "--as-of", iso(T0 + 5 * H)]
+        killed = run_qmon_killed_at_statement(args, org.config, tmp_path, statement, 1)
+        assert killed.exit == -9, killed.stderr
+        again = run_qmon(args, org.config, tmp_path, None)
+        assert again.exit == 0, again.stderr
+        assert org.fields("broken")["Qmon_Status__c"] == "breached"
+        assert org.fields("kept")["Qmon_Status__c"] == "met"
+        assert len(org.tasks()) == 1
+        assert run_qmon(args, org.config, tmp_path, None).exit == 0 and len(org.tasks()) == 1
