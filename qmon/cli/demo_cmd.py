@@ -60,6 +60,11 @@ def demo(
         _log_demo_action(store, end, months)
         report_path = directory / f"weekly-{week}.html"
         report_path.write_text(make(config, store, week, to_us(end)).html("data"), "utf-8")
+        # One check, as the agent runs it: the dashboard's journey and promise pages read
+        # the figures it keeps (no Slack is configured: nothing is sent).
+        from qmon.alerts.check import run_check
+
+        run_check(config, store, to_us(end))
     finally:
         store.close()
     console.print(
@@ -97,7 +102,7 @@ def demo(
         f"`qmon --config {cfg} import export.csv`."
     )
     console.print(
-        "\nThe dashboard on the demo data (record and instance pages, actions, health):\n"
+        "\nThe dashboard on the demo data (the journey, each promise, its breaches, actions):\n"
         f"  qmon --config {cfg} serve        # then open http://127.0.0.1:8400\n"
         f"  sign in as {DEMO_USER} with the password {password} "
         f"(also in {directory / PASSWORD_FILE})",
