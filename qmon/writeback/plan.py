@@ -45,10 +45,6 @@ from qmon.writeback.crm import crm_object, targets
 from qmon.writeback.values import EMPTY_JSON, record_link, record_values
 from qmon.writeback.words import task_text
 
-#: `check_watch.promise_id` of a record whose values change by time alone.
-WAKE_ID = "*writeback"  # = qmon.alerts.incremental.WAKE_OTHER
-FIRST_RETRY_US = 60_000_000
-LAST_RETRY_US = 3600_000_000
 DAY_US = 24 * 3600_000_000
 
 
