@@ -615,6 +615,17 @@ class SalesforceWrites:
         spec = self._sobjects.get(name.lower())
         if spec is None:
             return base._error(404, "NOT_FOUND", "The requested resource does not exist")
+        values = self._values_to_save(spec, body, None, "inserted")
+        if isinstance(values, base._Response):
+            return values
+        record_id = self._insert(spec, values)
+        self._after_write()
+        return base._json(201, {"id": record_id, "success": True, "errors": []})
+
+    def _values_to_save(
+        self, spec: Any, body: bytes, record: dict[str, Any] | None, verb: str
+    ) -> dict[str, Any] | _Response:
+        """A create's or update's fields, checked as Salesforce checks them; or the 400."""
         payload = _read_json(body)
         if not isinstance(payload, dict):
             raise _bad_json(f"Cannot deserialize instance of {spec.name} from {_token(payload)}")
@@ -623,14 +634,12 @@ class SalesforceWrites:
             if spec.name.lower() in _NOT_WRITABLE:
                 raise _Refusal(
                     "INVALID_TYPE_FOR_OPERATION",
-                    f"entity type cannot be inserted: {base._label(spec.name)}",
+                    f"entity type cannot be {verb}: {base._label(spec.name)}",
                 )
-            self._check_save(spec, values, None)
+            self._check_save(spec, values, record)
         except _Refusal as refusal:
             return base._json(400, refusal.body())
-        record_id = self._insert(spec, values)
-        self._after_write()
-        return base._json(201, {"id": record_id, "success": True, "errors": []})
+        return values
 
     def _update_one(self, name: str, raw_id: str, body: bytes) -> _Response:
         spec = self._sobjects.get(name.lower())
@@ -648,19 +657,9 @@ class SalesforceWrites:
             return base._error(404, "NOT_FOUND", "The requested resource does not exist")
         if record.get("IsDeleted"):
             return base._json(404, _Refusal("ENTITY_IS_DELETED", "entity is deleted").body())
-        payload = _read_json(body)
-        if not isinstance(payload, dict):
-            raise _bad_json(f"Cannot deserialize instance of {spec.name} from {_token(payload)}")
-        values = self._deserialize(spec, {k: v for k, v in payload.items() if k != "attributes"})
-        try:
-            if spec.name.lower() in _NOT_WRITABLE:
-                raise _Refusal(
-                    "INVALID_TYPE_FOR_OPERATION",
-                    f"entity type cannot be updated: {base._label(spec.name)}",
-                )
-            self._check_save(spec, values, record)
-        except _Refusal as refusal:
-            return base._json(400, refusal.body())
+        values = self._values_to_save(spec, body, record, "updated")
+        if isinstance(values, base._Response):
+            return values
         self._apply_update(spec, record, values)
         self._after_write()
         return base._Response(204)
