@@ -111,9 +111,13 @@ def test_an_address_in_use_is_exit_3(tmp_path):
 class Process:
     """`qmon serve` as a real process; its stderr collected as it is written."""
 
-    def __init__(self, config: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str], args: tuple[str, ...] = (),
+        before: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "qmon", "serve", "--config", str(config), "--port", "0", "-v"],
+            [sys.executable, "-m", "qmon", *before, "serve", "--config", str(config),
+             "--port", "0", "-v", *args],  # fmt: skip
             cwd=ROOT,
             env={**os.environ, **env},
             stderr=subprocess.PIPE,

@@ -11,7 +11,10 @@ from urllib.parse import quote
 
 import argon2
 import pytest
+from sqlalchemy import text
 
+from qmon.store import Store
+from qmon.store.web_state import WebState
 from qmon.web.auth import LoginLimiter, Passwords, safe_next
 from qmon.web.sessions import COOKIE, Sessions
 from tests.test_web_helpers import (
@@ -166,8 +169,15 @@ def sign_in_from(client, address: str, name: str, password: str):
     return client.post("/login", headers=headers, data=form)
 
 
-def test_the_limit_window_slides():
-    limiter = LoginLimiter(failures=3, window_s=60)
+@pytest.fixture
+def state(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'web.db'}")
+    yield WebState(store.engine)
+    store.close()
+
+
+def test_the_limit_window_slides(state):
+    limiter = LoginLimiter(state, failures=3, window_s=60)
     keys = ["user:anna"]
     for at in (0, 10, 20):
         assert limiter.retry_after(keys, now=at) == 0
@@ -180,20 +190,42 @@ def test_the_limit_window_slides():
     assert limiter.retry_after(keys, now=62) == 0
 
 
-def test_sessions_expire_when_idle_or_old_and_a_forged_one_is_none(monkeypatch):
-    sessions = Sessions("x" * 40, lifetime_s=3600, idle_s=600, https=False)
+def test_the_limit_is_shared_through_the_store_and_forgets_what_left_its_window(state):
+    one, other = (LoginLimiter(WebState(state.engine), failures=2, window_s=60) for _ in "ab")
+    keys = ["user:anna", "addr:10.0.0.9"]
+    one.failed(keys, now=1000)
+    other.failed(keys, now=1010)  # as another worker process would
+    assert one.retry_after(keys, now=1020) == other.retry_after(keys, now=1020) == 40
+    assert one.retry_after(["addr:10.0.0.9"], now=1020) == 40
+    other.succeeded("user:anna")  # a sign-in clears the user, not the address
+    assert one.retry_after(["user:anna"], now=1020) == 0
+    assert one.retry_after(keys, now=1020) == 40
+    one.failed(["user:bert"], now=2000)  # the old failures are out of the window now
+    with state.engine.connect() as conn:
+        rows = conn.execute(text("SELECT key, at_us FROM web_login_failures")).all()
+    assert rows == [("user:bert", 2000 * 1_000_000)]
+
+
+def test_sessions_expire_when_idle_or_old_and_a_forged_one_is_none(monkeypatch, state):
+    sessions = Sessions("x" * 40, state, lifetime_s=3600, idle_s=600, https=False)
     now = time.time()
     cookie = sessions.dump({"sid": "s1", "csrf": "c", "user": "anna", "via": "local", "iat": now})
     assert sessions.load(cookie)["user"] == "anna"
     assert sessions.load(cookie, now=now + 3601) == {}  # past the lifetime
     assert sessions.load(cookie[:-2] + "xx") == {}
-    assert Sessions("y" * 40, lifetime_s=3600, idle_s=600, https=False).load(cookie) == {}
+    assert Sessions("y" * 40, state, lifetime_s=3600, idle_s=600, https=False).load(cookie) == {}
     monkeypatch.setattr(time, "time", lambda: now - 601)
     idle = sessions.dump({"sid": "s2", "csrf": "c", "user": "anna", "via": "local", "iat": now})
     monkeypatch.undo()
     assert sessions.load(idle) == {}  # signed 601 s ago, idle limit 600 s
     sessions.revoke({"sid": "s1"})
     assert sessions.load(cookie) == {}
+    again = Sessions("x" * 40, WebState(state.engine), lifetime_s=3600, idle_s=600, https=False)
+    assert again.load(cookie) == {}  # another process over the same store refuses it too
+    assert again.load(cookie, now=now + 3600) == {}
+    sessions.revoke({"sid": "s3"}, now=now + 3601)  # the next revocation forgets s1's
+    with state.engine.connect() as conn:
+        assert conn.execute(text("SELECT sid FROM web_revocations")).scalars().all() == ["s3"]
 
 
 def test_cookies_are_secure_for_an_https_public_url(tmp_path):

@@ -17,7 +17,10 @@ from qmon.cli.common import bad_argument, config_of, err_console, handle_errors,
 from qmon.ops import logs
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from socket import socket
+
+    from starlette.types import ASGIApp
 
     from qmon.config import QmonConfig
     from qmon.web.settings import WebSettings
@@ -45,6 +48,14 @@ def serve(
     config: Path | None = typer.Option(
         None, "--config", "-c", help="The configuration file (as `qmon --config`)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="Serve with this many processes on the one socket, about one per core "
+        "(default: serve.workers, else 1). Needs fork: Linux or macOS.",
+    ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Also log each request (method, path, status, time)."
     ),
@@ -62,8 +73,11 @@ def serve(
 
         qmon serve --host 0.0.0.0 --port 8400 --config /etc/qmon/qmon.yaml
 
+        qmon serve --workers 4        # four processes, on a machine with four cores
+
     Exit codes: 0 stopped by a signal; 2 a bad config (no users and no oidc, an unreadable
-    secret file); 3 the store cannot be reached or the address cannot be listened on.
+    secret file), or --workers on a system without fork; 3 the store cannot be reached, the
+    address cannot be listened on, or the workers keep failing.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -75,6 +89,10 @@ def serve(
 
     loaded = config_of(ctx)
     settings, sock = prepare(loaded, host, port)
+    count = settings.workers if workers is None else workers
+    if count > 1:
+        _serve_workers(loaded, settings, sock, count)
+        return
     store = open_store(loaded)
     try:
         app_ = create_app(loaded, settings, store)
@@ -84,6 +102,29 @@ def serve(
     finally:
         store.close()
         sock.close()
+
+
+def _serve_workers(config: QmonConfig, settings: WebSettings, sock: socket, count: int) -> None:
+    """`count` worker processes on `sock`, each over a store of its own (`qmon.web.workers`)."""
+    from qmon.web.app import create_app
+    from qmon.web.workers import Supervisor, can_fork
+
+    try:
+        if not can_fork():
+            raise bad_argument("--workers", "several workers need fork (Linux, macOS); "
+                               "serve with one process here")  # fmt: skip
+        open_store(config).close()  # reachable and current (exit 3 here, not in each worker)
+
+        def make_app() -> tuple[ASGIApp, Callable[[], None]]:
+            store = open_store(config)
+            return create_app(config, settings, store), store.close
+
+        say_listening(f"qmon serve ({count} workers)", sock, settings)
+        code = Supervisor(make_app, sock, count).run()
+    finally:
+        sock.close()
+    if code:
+        raise typer.Exit(code)
 
 
 def prepare(config: QmonConfig, host: str | None, port: int | None) -> tuple[WebSettings, socket]:

@@ -7,6 +7,7 @@ Slack alerts, the weekly report and the CRM's `qmon_link` field. The rest is rea
     serve:
       host: 127.0.0.1
       port: 8400
+      workers: 2                                         # processes (default 1)
       public_url: https://qmon.example.com
       session_secret_file: /run/secrets/qmon-session     # or QMON_SESSION_SECRET
       users:
@@ -171,6 +172,8 @@ class ServeSpec(Strict):
     public_url: Annotated[str, AfterValidator(_public_url)] | None = None
     host: Annotated[str, _non_blank("'host'")] = "127.0.0.1"
     port: Annotated[int, AfterValidator(_port)] = 8400
+    #: server processes on the one socket (`qmon serve --workers`); about one per core
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
     users: list[ServeUser] = []
     session_secret_file: str | None = None  # else QMON_SESSION_SECRET, else one per process
     session_lifetime: SessionTime = 12 * 60 * _MINUTE_US

@@ -327,10 +327,36 @@ class InstanceFact(SQLModel, table=True):
     account: str | None = None
 
 
+class WebRevocation(SQLModel, table=True):
+    """A signed-out session of `qmon serve`: its cookie is refused by every worker process
+    until `until_us`, when it would have expired anyway (`qmon.store.web_state`)."""
+
+    __tablename__ = "web_revocations"
+    __table_args__ = (Index("ix_web_revocations_until", "until_us"),)
+
+    sid: str = Field(primary_key=True)
+    until_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebLoginFailure(SQLModel, table=True):
+    """A failed sign-in to `qmon serve` for one key (`user:<name>`, `addr:<client>`), kept
+    for the sign-in limit's window, shared by every worker process."""
+
+    __tablename__ = "web_login_failures"
+    __table_args__ = (
+        Index("ix_web_login_failures_key", "key", "at_us"),
+        Index("ix_web_login_failures_at", "at_us"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str
+    at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 #: Every table of the store; `qmon/store/migrations` creates and changes them.
 TABLES = (EventRow, SyncCursor, AlertRow, AgentMark, ActionRow, AgentJob, CheckDirty,
           CheckWatch, CheckDecided, CheckState, EventSource, WritebackRecord,
-          WritebackTask, InstanceFact)  # fmt: skip
+          WritebackTask, InstanceFact, WebRevocation, WebLoginFailure)  # fmt: skip
 
 
 def metadata() -> MetaData:

@@ -37,8 +37,6 @@ from qmon.urls import redact
 log = logging.getLogger(__name__)
 
 
-
-
 #: The agent mark holding `qmon purge`'s cut: events older than it are never stored again.
 PURGED_BEFORE = "purged_before"
 
@@ -135,10 +133,12 @@ class Store(EventReads):
             parsed = make_url(url)
             if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
-            # The agent holds a connection per running job (its claim) besides the job's own.
+            # The agent holds a connection per running job (its claim) besides the job's own;
+            # qmon serve one per request thread (`qmon.web.server.THREADS`) besides its loop.
+            # A SQLite file is never "gone away": no ping before each use.
             postgres = parsed.get_backend_name() == "postgresql"
-            pool = {"pool_size": 10, "max_overflow": 20} if postgres else {}
-            engine = create_engine(parsed, pool_pre_ping=True, **pool)
+            engine = create_engine(parsed, pool_pre_ping=postgres, pool_size=10,
+                                   max_overflow=20 if postgres else 10)  # fmt: skip
         except Exception as exc:  # unknown driver, bad URL: the user named something wrong
             problem = Problem(safe, None, f"not a database URL qmon can use: {redact(str(exc))}")
             raise InputError([problem]) from None
@@ -404,6 +404,7 @@ class Store(EventReads):
             if cut_us is not None and floor is not None:
                 _set_mark(conn, PURGED_BEFORE, cut_us)
         return floor
+
 
 def _set_mark(conn: Connection, name: str, at_us: int) -> None:
     conn.execute(

@@ -35,6 +35,7 @@ from starlette.types import ASGIApp
 
 from qmon.config import QmonConfig
 from qmon.store import Store
+from qmon.store.web_state import WebState
 from qmon.web import actions, cards, journey, login, pages
 from qmon.web.auth import AuthGate, LoginLimiter, Passwords
 from qmon.web.security import ResponseGuard
@@ -87,8 +88,10 @@ def routes() -> list[Any]:
 
 def create_app(config: QmonConfig, settings: WebSettings, store: Store) -> ASGIApp:
     """The ASGI application of `qmon serve` over an open store."""
+    state = WebState(store.engine)
     sessions = Sessions(
         settings.session_secret.get_secret_value(),
+        state,
         lifetime_s=settings.session_lifetime_s,
         idle_s=settings.session_idle_s,
         https=settings.https,
@@ -104,7 +107,7 @@ def create_app(config: QmonConfig, settings: WebSettings, store: Store) -> ASGIA
         store=store,
         sessions=sessions,
         passwords=Passwords(settings.users),
-        limiter=LoginLimiter(settings.login_failures, settings.login_window_s),
+        limiter=LoginLimiter(state, settings.login_failures, settings.login_window_s),
         oidc=oidc,
     )
     app = Starlette(

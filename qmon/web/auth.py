@@ -16,9 +16,7 @@
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -28,6 +26,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from pydantic import SecretStr
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from qmon.store.web_state import WebState
 
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/login/oidc", "/login/oidc/callback"})
 PUBLIC_PREFIXES = ("/static/", "/api/crm/")
@@ -84,46 +84,34 @@ class Passwords:
 
 
 class LoginLimiter:
-    """Failed sign-ins per key (a user name, a client address) in a sliding window."""
+    """Failed sign-ins per key (a user name, a client address) in a sliding window, counted
+    in the store so that every worker process sees every failure (`WebState`)."""
 
-    #: Beyond this many keys the oldest are forgotten, so a flood cannot exhaust memory.
-    MAX_KEYS = 100_000
-
-    def __init__(self, failures: int, window_s: int) -> None:
+    def __init__(self, state: WebState, failures: int, window_s: int) -> None:
+        self.state = state
         self.failures = failures
         self.window_s = window_s
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
     def retry_after(self, keys: Iterable[str], now: float | None = None) -> int:
         """Seconds until any of `keys` may try again; 0 when all may now."""
-        now = time.monotonic() if now is None else now
-        wait = 0.0
-        with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
-                if len(times) >= self.failures:
-                    wait = max(wait, times[-self.failures] + self.window_s - now)
-        return int(wait + 0.999) if wait > 0 else 0
+        now_us = _us(now)
+        window_us = self.window_s * 1_000_000
+        wait_us = 0
+        for times in self.state.failures(keys, now_us - window_us).values():
+            if len(times) >= self.failures:
+                wait_us = max(wait_us, times[-self.failures] + window_us - now_us)
+        return -(-wait_us // 1_000_000) if wait_us > 0 else 0
 
     def failed(self, keys: Iterable[str], now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
-                self._seen[key] = self._seen.pop(key)  # most recent last
-            while len(self._seen) > self.MAX_KEYS:
-                self._seen.pop(next(iter(self._seen)))
+        now_us = _us(now)
+        self.state.failed(keys, now_us, now_us - self.window_s * 1_000_000)
 
     def succeeded(self, key: str) -> None:
-        with self._lock:
-            self._seen.pop(key, None)
+        self.state.forget_failures(key)
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._seen.setdefault(key, deque(maxlen=self.failures * 2))
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+
+def _us(now: float | None) -> int:
+    return int((time.time() if now is None else now) * 1_000_000)
 
 
 def limit_keys(user: str, client: str | None) -> list[str]:

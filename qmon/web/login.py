@@ -58,7 +58,7 @@ async def login(request: Request) -> Response:
     name = name if isinstance(name, str) else ""
     password = password if isinstance(password, str) else ""
     keys = limit_keys(name, _client(request))
-    wait = ctx.limiter.retry_after(keys)
+    wait = await run_in_threadpool(ctx.limiter.retry_after, keys)  # the store: off the loop
     words = render.WORDS[render.language(request)]
     if wait:
         log.warning("sign-in refused (too many failures): user %r from %s", name[:80],
@@ -70,11 +70,11 @@ async def login(request: Request) -> Response:
     if ctx.settings.users and name and len(name) <= MAX_FIELD and len(password) <= MAX_FIELD:
         user = await run_in_threadpool(ctx.passwords.verify, name, password)
     if user is None:
-        ctx.limiter.failed(keys)
+        await run_in_threadpool(ctx.limiter.failed, keys)
         log.warning("sign-in failed: user %r from %s", name[:80], _client(request))
         return _login_page(request, status=401, message=words["bad_login"], name=name,
                            next_path=next_path)  # fmt: skip
-    ctx.limiter.succeeded(keys[0])
+    await run_in_threadpool(ctx.limiter.succeeded, keys[0])
     sign_in(request.session, user, "local")
     return RedirectResponse(next_path, status_code=303)
 
@@ -84,7 +84,7 @@ async def logout(request: Request) -> Response:
         token = form.get("csrf_token")
     if not csrf_ok(request.session, token):
         return render.error(request, 403, "csrf")
-    request.app.state.qmon.sessions.revoke(request.session)
+    await run_in_threadpool(request.app.state.qmon.sessions.revoke, dict(request.session))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -28,6 +28,7 @@ _ENV = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # the templates are the package's: no stat() of the file per page
 )
 _ENV.globals.update(
     record_path=paths.record_path,

@@ -20,6 +20,7 @@ time taken and the client address.
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from starlette.datastructures import MutableHeaders
@@ -82,4 +83,5 @@ class ResponseGuard:
                 status or 500,
                 (time.perf_counter() - started) * 1000,
                 client[0] if client else "-",
+                extra={"pid": os.getpid()},  # which worker (`qmon serve --workers`)
             )

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import anyio.to_thread
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -26,6 +27,11 @@ from qmon.exit_codes import ExitCode
 
 #: How long requests under way may take to finish when the server is asked to stop.
 GRACE_S = 10
+#: Threads for the pages' (blocking) store reads in one process. The work holds the GIL, so
+#: more threads only take turns more often: at 40 (anyio's default) an instance page took
+#: a third longer under 20 clients than at 4 to 8 (bench/bench_serve.py). Within the store's
+#: pool of 10, so the event loop's own session lookups never wait for a connection.
+THREADS = 8
 
 
 class CannotListen(QmonError):
@@ -64,8 +70,8 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
         server_header=False,
         lifespan="off",
         ws="none",
-        http="h11",
-        loop="asyncio",
+        http="auto",  # httptools when installed (it is a dependency), else h11
+        loop="auto",  # uvloop when installed (not on Windows), else asyncio
         timeout_graceful_shutdown=GRACE_S,
     )
 
@@ -73,6 +79,10 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
 class Server(uvicorn.Server):
     """uvicorn's server, stopped by SIGINT or SIGTERM without raising the signal again
     afterwards (uvicorn's own does, and the process would end by it, not with exit 0)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        await super().startup(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

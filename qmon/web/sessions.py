@@ -8,8 +8,9 @@ SameSite=Lax, and Secure whenever the request came over https or `public_url` is
 - **Idle expiry**: the signature carries the time it was made and is accepted for
   `session_idle`; a signed-in session is signed anew at most once a minute while it is used.
 - **Absolute expiry**: `session_lifetime` after signing in, the user must sign in again.
-- **Logout** forgets the cookie and revokes its `sid` in this process until it would have
-  expired anyway, so a copy of the cookie is no good either.
+- **Logout** forgets the cookie and revokes its `sid` in the store (`WebState`) until it
+  would have expired anyway, so a copy of the cookie is no good either, in any worker
+  process. Only signed-in sessions are looked up (one primary-key read per request).
 - **Signing in** starts a new session (new `sid` and `csrf`), so a session id planted
   before cannot be carried into a signed-in one.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from http.cookies import SimpleCookie
 from typing import Any
@@ -29,6 +29,8 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qmon.store.web_state import WebState
 
 COOKIE = "qmon_session"
 #: A signed-in session's cookie is signed again when it is older than this.
@@ -40,13 +42,14 @@ COOKIE_LIMIT = 4000
 class Sessions:
     """Signs and reads session cookies; remembers revoked sessions."""
 
-    def __init__(self, secret: str, *, lifetime_s: int, idle_s: int, https: bool) -> None:
+    def __init__(
+        self, secret: str, state: WebState, *, lifetime_s: int, idle_s: int, https: bool
+    ) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="qmon.session")
+        self.state = state
         self.lifetime_s = lifetime_s
         self.idle_s = idle_s
         self.https = https
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def load(self, cookie: str | None, now: float | None = None) -> dict[str, Any]:
         """The session in `cookie`, or {} when there is none, it is forged, expired or
@@ -62,11 +65,11 @@ class Sessions:
             return {}
         if not isinstance(data, dict) or not isinstance(data.get("sid"), str):
             return {}
-        with self._lock:
-            if data["sid"] in self._revoked:
+        if "user" in data:
+            if now - float(data.get("iat", 0)) > self.lifetime_s:
                 return {}
-        if "user" in data and now - float(data.get("iat", 0)) > self.lifetime_s:
-            return {}
+            if self.state.is_revoked(data["sid"], int(now * 1_000_000)):
+                return {}
         data["_signed"] = signed.timestamp()
         return data
 
@@ -79,9 +82,8 @@ class Sessions:
         if not isinstance(sid, str):
             return
         now = time.time() if now is None else now
-        with self._lock:
-            self._revoked = {s: t for s, t in self._revoked.items() if t > now}
-            self._revoked[sid] = now + max(self.lifetime_s, self.idle_s)
+        until = now + max(self.lifetime_s, self.idle_s)
+        self.state.revoke(sid, int(until * 1_000_000), int(now * 1_000_000))
 
 
 def ensure(session: dict[str, Any]) -> dict[str, Any]:

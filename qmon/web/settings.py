@@ -51,6 +51,7 @@ class WebSettings:
 
     host: str
     port: int
+    workers: int
     public_url: str | None
     language: str
     users: Mapping[str, SecretStr]  # name -> argon2 hash
@@ -163,6 +164,7 @@ def load_settings(config: QmonConfig, environ: Mapping[str, str] | None = None) 
     return WebSettings(
         host=spec.host,
         port=spec.port,
+        workers=spec.workers,
         public_url=spec.public_url,
         language=spec.language or config.language,
         users=users,
