@@ -25,7 +25,10 @@ OUT = ROOT / "bench" / "out" / "startup"
 
 
 def _qmon() -> list[str]:
-    found = shutil.which("qmon")
+    """This interpreter's `qmon` script (a version manager's shim on PATH, like pyenv's, would
+    add its own start-up), else the first on PATH, else `python -m qmon`."""
+    beside = Path(sys.executable).with_name("qmon")
+    found = str(beside) if beside.exists() else shutil.which("qmon")
     return [found] if found else [sys.executable, "-m", "qmon"]
 
 

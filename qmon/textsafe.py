@@ -12,8 +12,6 @@ import re
 import unicodedata
 from typing import TypeVar
 
-from rich.markup import escape as rich_escape
-
 _LINK_SCHEMES = frozenset({"http", "https"})
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 #: Printable ASCII that is not allowed raw in a URL (RFC 3986) and that Slack (`|`, `>`),
@@ -85,7 +83,11 @@ def terminal_text(value: object, *, markup: bool = True, newlines: bool = False)
     prints."""
     text = _ANSI.sub(REPLACEMENT, str(value))
     text = (_CONTROL_BUT_NEWLINE if newlines else _CONTROL).sub(REPLACEMENT, text)
-    return rich_escape(text) if markup else text
+    if not markup:
+        return text
+    from rich.markup import escape  # here: rich's import is not every command's to pay
+
+    return escape(text)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from qmon.cli import app
 from tests.clihelp import qmon
 
 CONFIG = """\
@@ -273,6 +275,38 @@ def test_help_explains(tmp_path: Path):
     for cmd in ("import", "audit", "explain", "demo", "promises"):
         assert cmd in result.stdout
     assert "--compare-with" in qmon("audit", "--help").stdout
+
+
+def _command_paths() -> list[list[str]]:
+    from typer.main import get_command
+
+    from qmon.cli import app
+
+    found: list[list[str]] = []
+
+    def walk(command, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(get_command(app), [])
+    return found
+
+
+def test_every_help_fits_80_columns_and_prints_its_examples_as_written():
+    paths = _command_paths()
+    assert ["serve", "hash-password"] in paths and len(paths) > 20
+    for path in paths:
+        shown = CliRunner().invoke(app, [*path, "--help"], terminal_width=80)
+        assert shown.exit_code == 0, path
+        wide = [line for line in shown.stdout.splitlines() if len(line) > 80]
+        assert not wide, (path, wide)
+    hashing = CliRunner().invoke(app, ["serve", "hash-password", "--help"], terminal_width=80)
+    assert "      serve:\n        users:\n          - {name: anna," in hashing.stdout
+    audit = CliRunner().invoke(app, ["audit", "--help"], terminal_width=80)
+    example = "      qmon audit --from 2026-07-01 --to 2026-10-01 -p quote-24h --by owner\n"
+    assert example in audit.stdout
+    assert "\b" not in audit.stdout
 
 
 def test_demo_runs_end_to_end(tmp_path: Path):

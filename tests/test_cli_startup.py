@@ -89,6 +89,15 @@ def test_light_commands_import_no_heavy_module(args: tuple[str, ...]) -> None:
     assert _heavy(modules) == []
 
 
+@pytest.mark.parametrize("args", [("--help",), ("audit", "--help")], ids=" ".join)
+def test_help_is_plain_text_without_rich(args: tuple[str, ...]) -> None:
+    """Help is click's plain text (qmon.cli.helptext): typer's rich rendering would import
+    rich's markdown, syntax and traceback modules, about 80 ms of every `qmon --help`."""
+    code, modules = _imported(*args)
+    assert code == 0
+    assert [m for m in modules if m.split(".")[0] in ("rich", "markdown_it", "pygments")] == []
+
+
 def test_validate_reads_the_config() -> None:
     """The probe sees a real validation: the config loader ran, on the project's config."""
     code, modules = _imported("promises", "validate")

@@ -75,6 +75,9 @@ def test_hash_password_from_stdin_or_asked_twice():
     )
     assert differ.exit_code == 2
     assert "password: the two passwords are not the same" in differ.stderr
+    ended = CliRunner().invoke(app, ["serve", "hash-password"], input="")  # end of input
+    assert ended.exit_code == 2
+    assert "password: no password given" in ended.stderr
     short = qmon_stdin(["serve", "hash-password", "--stdin"], "short\n")
     assert short.returncode == 2
     assert "password: use a password of at least 10 characters" in short.stderr

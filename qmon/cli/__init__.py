@@ -29,6 +29,7 @@ from qmon.cli import (
     sync_cmd,
 )
 from qmon.cli.common import DEFAULT_CONFIG, AppState
+from qmon.cli.helptext import keep_all_blocks
 from qmon.ops import logs
 
 app = typer.Typer(
@@ -43,7 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # plain help: qmon.cli.helptext
 )
 
 
@@ -96,6 +97,7 @@ app.add_typer(report_cmd.app, name="report")
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(serve_cmd.app, name="serve")
 app.add_typer(crm_cmd.app, name="crm")
+keep_all_blocks(app)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from qmon.cli.common import (
     handle_errors,
     open_store,
 )
-from qmon.reports.tables import column, table
 from qmon.textsafe import terminal_text
 from qmon.timeutil import SUPPORTED_RANGE, day_problem, now_us
 
@@ -92,6 +91,8 @@ def list_command(
                  "compliance_after": _round(a.after)} for a in actions]  # fmt: skip
         typer.echo(json.dumps(rows, indent=2))
         return
+    from qmon.reports.tables import column, table
+
     shown = table(f"actions (effect: {EFFECT_WEEKS} weeks before → after)")
     for name in ("id", "date", "promise", "kind", *(("description",) if wide else ())):
         column(shown, name, number=name == "id", wraps=name == "description")
@@ -140,6 +141,8 @@ def tasks_command(
                                 "last_error": r.last_error}
                                for r in rows], indent=2))  # fmt: skip
         return
+    from qmon.reports.tables import column, table
+
     shown = table("tasks for broken promises")
     for name in ("created", "promise", "record", "task", "completed"):
         column(shown, name)

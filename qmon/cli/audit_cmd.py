@@ -86,7 +86,7 @@ def audit(
 
     Examples:
 
-        qmon audit --from 2026-07-01 --to 2026-10-01 --promise quote-24h --by owner
+        qmon audit --from 2026-07-01 --to 2026-10-01 -p quote-24h --by owner
 
         qmon audit --format json --instances > audit.json
 

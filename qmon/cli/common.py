@@ -19,20 +19,38 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 
 from qmon.errors import InputError, Problem, QmonError
 from qmon.exit_codes import ExitCode
 from qmon.timeutil import now_us, to_us
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from qmon.config import QmonConfig
     from qmon.store import Store
 
 DEFAULT_CONFIG = "config/qmon.yaml"
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """A rich Console made when first used: importing rich.console takes about 20 ms, which
+    `qmon --help` and every command that prints nothing through it need not pay."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+console: Console = _LazyConsole(stderr=False)  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from qmon.cli.common import bad_argument, config_of, console, err_console, handle_errors, open_store
 from qmon.errors import InputError
@@ -59,6 +58,8 @@ def import_events(
     config = config_of(ctx)
     store = open_store(config)
     total = sum(p.stat().st_size for p in paths if p.is_file())
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

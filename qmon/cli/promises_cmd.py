@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from qmon.cli.common import config_of, console, handle_errors, state
-from qmon.reports.tables import column, table
 from qmon.textsafe import terminal_text
 
 app = typer.Typer(
@@ -66,6 +65,8 @@ def list_promises(
             console.print(f"  {safe(p.describe_allowance())}, {safe(calendar)}{target}",
                           highlight=False)
         return
+    from qmon.reports.tables import column, table
+
     shown = table(title)
     for col in ("id", "phase", "starts on", "stops on", "pauses", "allowance", "calendar"):
         column(shown, col, wraps=col not in ("id", "phase"))

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
 import typer
 
 from qmon.cli.common import bad_argument, config_of, err_console, handle_errors, open_store, state
@@ -73,7 +72,7 @@ def serve(
 
         qmon serve --host 0.0.0.0 --port 8400 --config /etc/qmon/qmon.yaml
 
-        qmon serve --workers 4        # four processes, on a machine with four cores
+        qmon serve --workers 4      # four processes, for four cores
 
     Exit codes: 0 stopped by a signal; 2 a bad config (no users and no oidc, an unreadable
     secret file), or --workers on a system without fork; 3 the store cannot be reached, the
@@ -188,7 +187,7 @@ def hash_password(
         try:
             password = typer.prompt("Password", hide_input=True)
             again = typer.prompt("Repeat it", hide_input=True)
-        except click.Abort:
+        except typer.Abort:  # Ctrl-C or end of input at the prompt
             raise bad_argument("password", "no password given") from None
         if password != again:
             raise bad_argument("password", "the two passwords are not the same")

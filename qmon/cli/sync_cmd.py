@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from qmon.cli.common import (
     bad_argument,
@@ -21,6 +19,8 @@ from qmon.exit_codes import ExitCode
 from qmon.ops import logs
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from qmon.config import QmonConfig
     from qmon.sync import SourceReport, SyncReport
 
@@ -99,6 +99,8 @@ def sync(
         raise bad_argument("--full", "use either --full or --since, not both")
     logs.verbose(verbose)
     store = open_store(config)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -120,6 +122,8 @@ def sync(
 
 
 def _print_report(report: SyncReport) -> None:
+    from rich.table import Table
+
     table = Table(title="qmon sync")
     for column in ("source", "stream", "fetched", "new", "updated", "deleted", "unchanged"):
         table.add_column(column, justify="left" if column in ("source", "stream") else "right")
