@@ -170,8 +170,9 @@ def sign_in_from(client, address: str, name: str, password: str):
 
 
 @pytest.fixture
-def state(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'web.db'}")
+def state(database_url):
+    """The web state over a store of each kind (the workers of one `qmon serve` share it)."""
+    store = Store.open(database_url)
     yield WebState(store.engine)
     store.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import groupby
 from operator import itemgetter
 
 from qmon.events import CONTEXT_ATTRIBUTES, attribute_text
@@ -27,6 +28,8 @@ from qmon.promises.promise import Promise, Role
 #: subject_id, occurred_us, type, event_id, owner, channel, account, attributes (JSON text).
 SubjectRow = tuple[str, str, int, str, str, str | None, str | None, str | None, str | None]
 
+_SUBJECT = itemgetter(0, 1)
+_TYPE = itemgetter(3)
 _OCCURRED = itemgetter(2)
 _EVENT_ID = itemgetter(4)
 #: A promised instant further than this from the start is taken as a data error.
@@ -49,44 +52,45 @@ def replay(
     them), kept in `Instance.values`.
     """
     names = tuple(dict.fromkeys((*promise.attributes, *extra)))
-    reading = _Reading(names)
+    reading = _Reading(promise, names)
     starts = frozenset(promise.types(Role.START))
-    group: list[SubjectRow] = []
-    cur_type = cur_id = None
-    started = False  # whether the subject has a start event: subjects without are skipped
-    for row in rows:
-        if row[1] != cur_id or row[0] != cur_type:
-            if started:
-                yield from _subject(promise, group, as_of_us, reading, detail)
-            group, cur_type, cur_id, started = [], row[0], row[1], False
-        group.append(row)
-        started = started or row[3] in starts
-    if started:
-        yield from _subject(promise, group, as_of_us, reading, detail)
+    for _subject_key, rows_of in groupby(rows, _SUBJECT):
+        group = list(rows_of)
+        if not starts.isdisjoint(map(_TYPE, group)):  # a subject without a start: no cycles
+            yield from _subject(promise, group, as_of_us, reading, detail)
 
 
 class _Reading:
-    """Which attributes a replay reads: from a core column, or from the JSON attributes (with
-    the quoted key to look for before parsing)."""
+    """What a replay reads: which attributes, from a core column or from the JSON attributes
+    (with the quoted key to look for before parsing), and each event type's role."""
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, promise: Promise, names: tuple[str, ...]) -> None:
         self.names = names
+        #: event type: (rank at equal instants, role)
+        self.ranked = {t: (role.rank, role) for t, role in promise.roles.items()}
         self.context = [(n, _CONTEXT_COLUMN[n]) for n in names if n in _CONTEXT_COLUMN]
         self.others = [(n, f'"{n}"') for n in names if n not in _CONTEXT_COLUMN]
+        self.keys = [key for _, key in self.others]
 
     def update(self, values: dict[str, str], row: SubjectRow) -> None:
         """Take the attributes `row` carries into `values` (the subject's, as of its instant)."""
         for name, column in self.context:
             value = row[column]
-            if value is not None and value != "":
-                values[name] = attribute_text(value)  # type: ignore[assignment]
+            if value:  # the core columns hold text: None and "" are not carried
+                values[name] = value  # type: ignore[assignment]
         raw = row[8]
-        if raw and self.others and any(key in raw for _, key in self.others):
-            data = json.loads(raw)
-            for name, _ in self.others:
-                value = attribute_text(data.get(name))
-                if value is not None:
-                    values[name] = value
+        if not raw or not self.keys:
+            return
+        for key in self.keys:
+            if key in raw:
+                break
+        else:
+            return
+        data = json.loads(raw)
+        for name, _ in self.others:
+            value = attribute_text(data.get(name))
+            if value is not None:
+                values[name] = value
 
 
 class _Cycle:
@@ -104,7 +108,7 @@ class _Cycle:
         self.values: dict[str, str] = {}
 
 
-_RANK_THEN_ID = itemgetter(0, 1)
+_RANK = itemgetter(0)
 
 
 def _cycles(
@@ -117,7 +121,7 @@ def _cycles(
     together: first every attribute they carry (in id order, so the id sorting last wins),
     then their roles in role order and, within one, in id order.
     """
-    roles = promise.roles
+    ranked = reading.ranked
     retarget, repeat = promise.retarget, promise.repeat
     values: dict[str, str] = {}
     cycles: list[_Cycle] = []
@@ -131,14 +135,22 @@ def _cycles(
         j = i + 1
         while j < n and rows[j][2] == occurred:
             j += 1
-        at_once = rows[i:j] if j - i == 1 else sorted(rows[i:j], key=_EVENT_ID)
-        i = j
-        for row in at_once:
+        if j - i == 1:  # the common case: one event at this instant
+            row = rows[i]
+            i = j
             reading.update(values, row)
-        happened = [(roles[r[3]].rank, r[4], roles[r[3]], r) for r in at_once if r[3] in roles]
-        if len(happened) > 1:
-            happened.sort(key=_RANK_THEN_ID)
-        for _rank, _id, role, row in happened:
+            found = ranked.get(row[3])
+            if found is None:
+                continue
+            happened = [(*found, row)]
+        else:
+            at_once = sorted(rows[i:j], key=_EVENT_ID)
+            i = j
+            for row in at_once:
+                reading.update(values, row)
+            happened = [(*ranked[r[3]], r) for r in at_once if r[3] in ranked]
+            happened.sort(key=_RANK)  # stable: in id order within a rank, as `at_once`
+        for _rank, role, row in happened:
             if cur is None:
                 if role == Role.START:
                     cur, since = _Cycle(occurred, row), occurred
@@ -273,22 +285,21 @@ def _instance(
     if deadline is None and allowed is not None and not cycle.paused:
         deadline = clock.advance(end_us, allowed - elapsed)
     runs = [ClockRun(a, b, r) for a, b, r in cycle.runs if b > a] if detail else []
-    base = dict(promise_id=promise.id, phase=promise.phase, subject_type="", subject_id="",
-                cycle=0, started_us=cycle.start, stopped_us=cycle.stop, elapsed_us=elapsed,
-                owner=cycle.owner, channel=cycle.channel, account=cycle.account, runs=runs,
-                decision=decision, values=values)  # fmt: skip
     open_ = cycle.stop is None
     if allowed is None:
-        return Instance(**base, status="not_evaluated", at_risk=False,  # type: ignore[arg-type]
-                        paused=open_ and cycle.paused, deadline_us=None, reason=reason)
-    over = elapsed > allowed
-    if not open_:
-        status = "breached" if over else "met"
-        at_risk = False
+        status, at_risk, deadline = "not_evaluated", False, None
     else:
-        status = "breached" if over else "open"
-        warn_at = promise.warn_at
-        at_risk = not over and warn_at is not None and elapsed >= warn_at * allowed
-    return Instance(**base, status=status, at_risk=at_risk,  # type: ignore[arg-type]
-                    paused=open_ and cycle.paused, deadline_us=deadline, allowed_us=allowed,
-                    target=target)
+        over = elapsed > allowed
+        if not open_:
+            status = "breached" if over else "met"
+            at_risk = False
+        else:
+            status = "breached" if over else "open"
+            warn_at = promise.warn_at
+            at_risk = not over and warn_at is not None and elapsed >= warn_at * allowed
+        reason = None
+    return Instance(promise.id, promise.phase, "", "", 0, cycle.start, cycle.stop, elapsed,
+                    status, at_risk, open_ and cycle.paused, deadline,  # type: ignore[arg-type]
+                    cycle.owner, cycle.channel, cycle.account, runs, allowed,
+                    None if allowed is None else target,
+                    decision=decision, values=values, reason=reason)  # fmt: skip

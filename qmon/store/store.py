@@ -137,8 +137,9 @@ class Store(EventReads):
             # qmon serve one per request thread (`qmon.web.server.THREADS`) besides its loop.
             # A SQLite file is never "gone away": no ping before each use.
             postgres = parsed.get_backend_name() == "postgresql"
-            engine = create_engine(parsed, pool_pre_ping=postgres, pool_size=10,
-                                   max_overflow=20 if postgres else 10)  # fmt: skip
+            pool = {} if not postgres and _in_memory(parsed) else {  # (refused below)
+                "pool_size": 10, "max_overflow": 20 if postgres else 10}  # fmt: skip
+            engine = create_engine(parsed, pool_pre_ping=postgres, **pool)
         except Exception as exc:  # unknown driver, bad URL: the user named something wrong
             problem = Problem(safe, None, f"not a database URL qmon can use: {redact(str(exc))}")
             raise InputError([problem]) from None

@@ -9,6 +9,7 @@ from typing import Any
 
 from qmon.events import CONTEXT_ATTRIBUTES
 from qmon.promises.promise import Promise, Role
+from qmon.timeutil import FIRST_US
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -47,7 +48,7 @@ def subject_rows_query(
         where = ["e.subject_type IN (SELECT DISTINCT subject_type FROM events"
                  f" WHERE type IN ({listed(starts)}) AND occurred_us <= {mark})"]  # fmt: skip
         params = [*starts, as_of_us]
-    where.append(f"e.occurred_us <= {mark}")
+    where.append(f"e.occurred_us <= {mark} AND e.occurred_us >= {FIRST_US}")
     params.append(as_of_us)
     wanted = [f"e.type IN ({listed(roles)})"]
     params += roles
