@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 from operator import itemgetter
+from typing import Any
 
 from qmon.events import CONTEXT_ATTRIBUTES, attribute_text
 from qmon.promises.conditions import (
@@ -71,6 +72,8 @@ class _Reading:
         self.context = [(n, _CONTEXT_COLUMN[n]) for n in names if n in _CONTEXT_COLUMN]
         self.others = [(n, f'"{n}"') for n in names if n not in _CONTEXT_COLUMN]
         self.keys = [key for _, key in self.others]
+        #: the choice of `_choose` per distinct values of `names`
+        self.choices: dict[tuple[str | None, ...], tuple[int | None, Any] | None] = {}
 
     def update(self, values: dict[str, str], row: SubjectRow) -> None:
         """Take the attributes `row` carries into `values` (the subject's, as of its instant)."""
@@ -201,7 +204,7 @@ def _subject(
     names = reading.names
     subject_type, subject_id = rows[0][0], rows[0][1]
     for number, cycle in enumerate(_cycles(promise, rows, as_of_us, reading), start=1):
-        inst = _decide(promise, cycle, as_of_us, names, detail)
+        inst = _decide(promise, cycle, as_of_us, names, detail, reading.choices)
         if inst is None:
             continue
         inst.subject_type, inst.subject_id, inst.cycle = subject_type, subject_id, number
@@ -214,23 +217,23 @@ def _decide(
     as_of_us: int,
     names: tuple[str, ...],
     detail: bool,
+    choices: dict[tuple[str | None, ...], tuple[int | None, Any] | None],
 ) -> Instance | None:
     """The cycle as an instance of the promise, or None when it is not one."""
     at = cycle.start if not promise.retarget else (cycle.stop if cycle.stop is not None
                                                     else as_of_us)  # fmt: skip
     view = cycle.values
-    if promise.when is not None and not promise.when.test(view):
-        return None
-    target: int | None = None
-    form = promise.allowance
-    if promise.targets:
-        for index, entry in enumerate(promise.targets):
-            if entry.when is None or entry.when.test(view):
-                target, form = index, entry.within
-                break
-        else:
-            return None
     values = {name: view.get(name) for name in names}
+    key = tuple(values.values())
+    choice = choices.get(key, _UNKNOWN)
+    if choice is _UNKNOWN:
+        choice = _choose(promise, view)
+        if len(choices) >= CHOICES_KEPT:
+            choices.clear()
+        choices[key] = choice
+    if choice is None:
+        return None
+    target, form = choice  # type: ignore[misc]
     decision = Decision(at, values) if detail else None
     allowed: int | None = None
     reason: str | None = None
@@ -257,6 +260,26 @@ def _decide(
             if decision is not None:
                 decision = Decision(at, values, promised_us=promised)
     return _instance(promise, cycle, allowed, target, reason, values, decision, detail)
+
+
+#: Distinct attribute values whose choice (`_choose`) a replay remembers; a CRM with more
+#: distinct combinations just chooses again.
+CHOICES_KEPT = 4096
+_UNKNOWN = object()
+
+
+def _choose(promise: Promise, view: dict[str, str]) -> tuple[int | None, Any] | None:
+    """Whether a cycle with these attributes is an instance (`when`, a matching target),
+    and which target and allowance apply: None when it is not one. It depends on the values
+    alone, so a replay remembers it per distinct values (`_decide`)."""
+    if promise.when is not None and not promise.when.test(view):
+        return None
+    if not promise.targets:
+        return None, promise.allowance
+    for index, entry in enumerate(promise.targets):
+        if entry.when is None or entry.when.test(view):
+            return index, entry.within
+    return None
 
 
 def _instance(
