@@ -62,7 +62,7 @@ class Agent:
 
 
 def test_the_agent_serves_the_dashboard_and_sigterm_stops_both(tmp_path):
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, serve_section("  workers: 2\n"))
     seed(config)
     agent = Agent(config)
     try:
@@ -82,6 +82,7 @@ def test_the_agent_serves_the_dashboard_and_sigterm_stops_both(tmp_path):
     assert "qmon agent" in agent.log and " stopped" in agent.log
     assert "GET /health 200" in agent.log  # --verbose: the dashboard's requests too
     assert "Traceback" not in agent.log
+    assert "serve.workers is for `qmon serve`: beside the agent the dashboard is one" in agent.log
 
 
 def _jobs_run(config: Path) -> int:
