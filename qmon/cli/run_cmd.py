@@ -110,7 +110,7 @@ class _Dashboard:
         settings, self.sock = prepare(config, host, port)
         if settings.workers > 1:
             log.warning("serve.workers is for `qmon serve`: beside the agent the dashboard is "
-                        "one process; run `qmon serve` on its own for %d", settings.workers)  # fmt: skip
+                        "one process; run `qmon serve` on its own for %d", settings.workers)
         try:
             self.store = open_store(config)
         except BaseException:
