@@ -82,8 +82,11 @@ class _Reading:
             if value:  # the core columns hold text: None and "" are not carried
                 values[name] = value  # type: ignore[assignment]
         raw = row[8]
-        if not raw or not self.keys:
-            return
+        if raw and self.keys:
+            self.update_json(values, raw)
+
+    def update_json(self, values: dict[str, str], raw: str) -> None:
+        """Take the attributes the JSON `raw` carries (of those read) into `values`."""
         for key in self.keys:
             if key in raw:
                 break
@@ -124,7 +127,7 @@ def _cycles(
     together: first every attribute they carry (in id order, so the id sorting last wins),
     then their roles in role order and, within one, in id order.
     """
-    ranked = reading.ranked
+    ranked, context, keys = reading.ranked, reading.context, reading.keys
     retarget, repeat = promise.retarget, promise.repeat
     values: dict[str, str] = {}
     cycles: list[_Cycle] = []
@@ -141,7 +144,12 @@ def _cycles(
         if j - i == 1:  # the common case: one event at this instant
             row = rows[i]
             i = j
-            reading.update(values, row)
+            for name, column in context:  # `reading.update`, inlined for this hot loop
+                value = row[column]
+                if value:
+                    values[name] = value
+            if keys and row[8]:
+                reading.update_json(values, row[8])
             found = ranked.get(row[3])
             if found is None:
                 continue
