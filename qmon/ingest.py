@@ -150,7 +150,7 @@ def import_files(
     # stopped and waited for before this returns. Otherwise it would live as long as the
     # generator, which an exception's traceback keeps alive through this frame: blocked on
     # its full pipe, then printing a BrokenPipeError when this process exits.
-    with store.writer() as writer, closing(batches):
+    with store.writer(distinct=True) as writer, closing(batches):
         for batch in batches:
             writer.write(batch)
         if summary.problems and not skip_invalid:

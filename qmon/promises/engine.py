@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from operator import itemgetter
 
+from qmon.promises.carry import decided_rows
 from qmon.promises.instance import ClockRun, Decision, Instance, Status
 from qmon.promises.promise import Promise, Role
-from qmon.promises.replay import SubjectRow, replay
+from qmon.promises.replay import DecidedRow, attribute_names, replay
 
 #: One event as callers give it: occurred_us, type, owner, channel, account.
 SubjectEvent = tuple[int, str, str | None, str | None, str | None]
@@ -24,7 +25,7 @@ _START, _PAUSE, _RESUME = int(Role.START), int(Role.PAUSE), int(Role.RESUME)
 
 def general(promise: Promise, extra: Sequence[str] = ()) -> bool:
     """Whether evaluating `promise` (reading `extra` attributes too) takes the general path,
-    fed with `SubjectRow`s (`Store.promise_events` gives the rows each path needs)."""
+    fed with `DecidedRow`s (`Store.promise_events` gives the rows each path needs)."""
     return not promise.plain or bool(extra)
 
 
@@ -43,9 +44,10 @@ def evaluate_subject(
     At equal instants, start comes before pause before resume before stop. With
     `detail=True` each instance also records its clock runs (for `qmon explain`).
     """
-    if general(promise):
-        rows = [(subject_type, subject_id, e[0], e[1], "", e[2], e[3], e[4], None)
-                for e in events]  # fmt: skip
+    if general(promise):  # only owner, channel and account are given: no other attributes
+        carried = [(e[0], e[1], "", e[2], e[3], e[4], None) for e in events]
+        rows = decided_rows(promise, attribute_names(promise), subject_type, subject_id,
+                            carried, as_of_us)  # fmt: skip
         return list(replay(promise, rows, as_of_us, detail=detail))
     roles = promise.roles
     timeline = [
@@ -59,7 +61,7 @@ def evaluate_subject(
 
 def evaluate(
     promise: Promise,
-    rows: Iterable[RoleEvent] | Iterable[SubjectRow],
+    rows: Iterable[RoleEvent] | Iterable[DecidedRow],
     as_of_us: int,
     *,
     detail: bool = False,
@@ -70,8 +72,9 @@ def evaluate(
 
     On the fast path (`general` is false) those are `RoleEvent`s: only the promise's types,
     none after `as_of_us`, in time order, and at equal instants in role order (start,
-    pause, resume, stop). On the general path they are `SubjectRow`s, in any order within a
-    subject; `extra` attributes are read at each decision instant into `Instance.values`.
+    pause, resume, stop). On the general path they are `DecidedRow`s, in the same order, with
+    the attributes read at the instants that decide; `extra` attributes are read too, into
+    `Instance.values`.
     """
     if general(promise, extra):
         return replay(promise, rows, as_of_us, detail=detail, extra=extra)  # type: ignore[arg-type]
@@ -195,5 +198,5 @@ def _still_open(
                     owner, channel, account, runs or [], within)
 
 
-__all__ = ["ClockRun", "Decision", "Instance", "RoleEvent", "Status", "SubjectEvent",
-           "SubjectRow", "evaluate", "evaluate_subject", "general"]  # fmt: skip
+__all__ = ["ClockRun", "DecidedRow", "Decision", "Instance", "RoleEvent", "Status",
+           "SubjectEvent", "evaluate", "evaluate_subject", "general"]  # fmt: skip

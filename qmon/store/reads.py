@@ -15,9 +15,9 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from qmon.promises.engine import general
-from qmon.promises.promise import Promise, Role
+from qmon.promises.promise import Promise
 from qmon.store.schema import EventRow
-from qmon.store.subjects import subject_rows_query
+from qmon.store.subjects import decided_rows_query
 from qmon.timeutil import END_US, FIRST_US
 
 #: What the engine reads per event: subject_type, subject_id, occurred_us, type (or its code,
@@ -147,9 +147,9 @@ class EventReads:
     ) -> Iterator[tuple[Any, ...]]:
         """The rows `qmon.promises.engine.evaluate(promise, rows, as_of_us, extra=extra)`
         needs, each subject's together: `role_events` for a plain promise, and for the
-        general path (`engine.general`) every event of the promise's subjects that plays a
-        role or carries an attribute it reads (`qmon.store.subjects`). `subject_id` or
-        `subjects` narrow it as for `role_events`.
+        general path (`engine.general`) the same role events with the attributes it reads at
+        the instants it decides on (`qmon.store.subjects`). `subject_id` or `subjects` narrow
+        it as for `role_events`.
 
         Events outside the instants qmon stores (`qmon.timeutil.FIRST_US`..`END_US`), which
         a store written before qmon checked that range may hold, are left out: no instant
@@ -161,31 +161,28 @@ class EventReads:
             return
         names = tuple(dict.fromkeys((*promise.attributes, *extra)))
         whole = subjects is None and subject_id is None
-        # The whole store: one kind of subject at a time, each read in index order.
-        parts: list[tuple[tuple[str, list[Any]] | None, str | None]] = (
-            [(where, None) for where in subject_filters(self.dialect, subjects)]
-            if subjects is not None
-            else [(None, kind) for kind in self._start_kinds(promise, as_of_us)]
-            if whole else [(None, None)]
-        )  # fmt: skip
+        filters: list[tuple[str, list[Any]] | None] = (
+            list(subject_filters(self.dialect, subjects)) if subjects is not None else [None]
+        )
         raw = self.engine.raw_connection()
         try:
             if self.dialect == "postgresql" and whole:
                 setting = raw.cursor()  # as in role_events: stream in index order, never sort
                 setting.execute("SET LOCAL enable_sort = off")
                 setting.close()
-            for where, kind in parts:
-                sql, params = subject_rows_query(self.dialect, promise, names, as_of_us,
-                                                 subject_id, where, kind)  # fmt: skip
+            for where in filters:
+                sql, params = decided_rows_query(self.dialect, promise, names, as_of_us,
+                                                 context=context, subject_id=subject_id,
+                                                 subject_filter=where)  # fmt: skip
                 if self.dialect == "postgresql" and whole:
-                    cur = raw.cursor(name="qmon_subject_rows")  # type: ignore[call-arg]
+                    cur = raw.cursor(name="qmon_decided_rows")  # type: ignore[call-arg]
                     cur.itersize = chunk
                 else:
                     cur = raw.cursor()
                 try:
                     cur.execute(sql, params)
                     while part := cur.fetchmany(chunk):
-                        yield from part  # (the query leaves out instants before FIRST_US)
+                        yield from part
                 finally:
                     cur.close()
         finally:
@@ -205,16 +202,6 @@ class EventReads:
         with self.engine.connect() as conn:
             stored, outside = conn.execute(text(sql), params).one()
         return int(stored), int(outside)
-
-    def _start_kinds(self, promise: Promise, as_of_us: int) -> list[str]:
-        """The kinds of subject (`subject_type`) that have a start event of `promise`."""
-        query = text(
-            "SELECT DISTINCT subject_type FROM events WHERE type IN :types"
-            " AND occurred_us <= :t ORDER BY subject_type"
-        ).bindparams(bindparam("types", expanding=True))
-        with self.engine.connect() as conn:
-            params = {"types": list(promise.types(Role.START)), "t": as_of_us}
-            return list(conn.execute(query, params).scalars())
 
     def role_events(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, MetaData, Text, text
+from sqlalchemy import BigInteger, Column, Index, MetaData, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from qmon.events import ROW_COLUMNS
@@ -14,7 +14,9 @@ class EventRow(SQLModel, table=True):
     `occurred_us` is microseconds since the Unix epoch in UTC: exact, compact and compared the
     same way on every database. `attributes` is JSON text. The index `ix_events_role` serves
     the engine's one query per promise: events of a few types, grouped by subject, in time
-    order; it covers every column that query reads.
+    order (at one instant in id order); it covers every column that query reads. The index
+    `ix_events_subject` finds a subject's latest owner, channel or account at an instant
+    (`qmon.store.subjects`) without reading the table.
     """
 
     __tablename__ = "events"
@@ -25,12 +27,14 @@ class EventRow(SQLModel, table=True):
             "subject_type",
             "subject_id",
             "occurred_us",
+            "event_id",
             "owner",
             "channel",
             "account",
         ),
         # A subject's events of any type, for promises that read its attributes.
-        Index("ix_events_subject", "subject_type", "subject_id", "occurred_us"),
+        Index("ix_events_subject", "subject_type", "subject_id", "occurred_us", "event_id",
+              "owner", "channel", "account"),
         # Replacing a CRM record's events as a set; partial, so file imports pay nothing.
         Index(
             "ix_events_record",
@@ -57,6 +61,34 @@ class EventRow(SQLModel, table=True):
 
 #: Column order used by every bulk statement.
 EVENT_COLUMNS: tuple[str, ...] = ROW_COLUMNS
+
+#: Event ids compare by code point on PostgreSQL too (README "Promise semantics").
+_CODE_POINT = String().with_variant(String(collation="C"), "postgresql")
+
+
+class EventAttributeRow(SQLModel, table=True):
+    """One attribute an event carries (a key of its JSON `attributes` with a value, as
+    `qmon.events.attribute_text` gives it), beside the event's subject and instant.
+
+    Written with the events, in the same transaction, by every write path (and removed with
+    them): the index `ix_event_attributes_at` is how a promise that reads attributes finds a
+    subject's value at an instant, the latest at or before it (ties: the id sorting last), in
+    one index probe per decision instead of reading and parsing the subject's events.
+    """
+
+    __tablename__ = "event_attributes"
+    __table_args__ = (
+        Index("ix_event_attributes_at", "subject_type", "subject_id", "name", "occurred_us",
+              "event_id", "source", "value"),
+    )
+
+    source: str = Field(primary_key=True)
+    event_id: str = Field(sa_column=Column(_CODE_POINT, primary_key=True))
+    name: str = Field(primary_key=True)
+    subject_type: str
+    subject_id: str
+    occurred_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    value: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class SyncCursor(SQLModel, table=True):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from qmon.connectors.base import RecordChange
 from qmon.errors import InputError, Problem, StoreUnavailable
 from qmon.events import Event, event_to_row
+from qmon.store import carried
 from qmon.store.dberrors import describe
 from qmon.store.migrate import SchemaMismatch, ensure_current
 from qmon.store.reads import EventReads, RoleRow
@@ -175,8 +176,9 @@ class Store(EventReads):
     # -- writing ---------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self) -> Iterator[EventWriter]:
-        """A transaction for a bulk write: committed only if `commit()` is called inside."""
+    def writer(self, *, distinct: bool = False) -> Iterator[EventWriter]:
+        """A transaction for a bulk write: committed only if `commit()` is called inside.
+        `distinct`: no (source, event_id) comes twice (see `EventWriter`)."""
         with self.engine.connect() as conn:
             conn.begin()  # raw driver cursors below: make SQLAlchemy own the transaction
             if self.dialect == "sqlite":
@@ -186,7 +188,7 @@ class Store(EventReads):
                 # the first INSERT, so a count read before it saw another import's commit
                 # or missed it (`1,000,000 inserted, -500,000 updated`).
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            writer = EventWriter(conn, self.dialect, _purge_floor(conn))
+            writer = EventWriter(conn, self.dialect, _purge_floor(conn), distinct=distinct)
             try:
                 yield writer
             finally:
@@ -256,11 +258,13 @@ class Store(EventReads):
                 rows.extend(dict(zip(EVENT_COLUMNS, row, strict=True)) for row in after)
                 changed.update((row[_SUBJECT[0]], row[_SUBJECT[1]]) for row in before | after)
             if gone:
+                carried.forget_of_records(conn, gone)
                 conn.execute(
                     text("DELETE FROM events WHERE source = :source AND record = :record"), gone
                 )
             if rows:
                 conn.execute(_upsert_statement(), rows)
+                carried.replace_of_events(conn, rows)
                 _note_sources(conn, (tuple(row.values()) for row in rows))
             _mark_dirty(conn, changed)
             if position_us is not None:
@@ -371,6 +375,9 @@ class Store(EventReads):
                 return counts
             for table, cond in where.items():
                 conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
+            # What the purged events carried (each row has its event's instant).
+            conn.execute(text("DELETE FROM event_attributes WHERE occurred_us < :cut"),
+                         {"cut": cut_us})
             # Instances lost their early events: the next check evaluates everything again.
             conn.execute(text("DELETE FROM check_state"))
             conn.execute(text("DELETE FROM event_sources"))

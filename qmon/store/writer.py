@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from qmon.store import carried
 from qmon.store.schema import EVENT_COLUMNS
 
 _COLS = ", ".join(EVENT_COLUMNS)
@@ -115,12 +116,19 @@ def _note_sources(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
 
 class EventWriter:
     """Bulk upserts inside one open transaction; counts what changed. Rows older than the
-    purge floor (`qmon purge --before`) are left out and counted as `purged`."""
+    purge floor (`qmon purge --before`) are left out and counted as `purged`.
 
-    def __init__(self, conn: Connection, dialect: str, floor_us: int | None = None) -> None:
+    The attributes the rows carry are stored with them (`qmon.store.carried`). With
+    `distinct`, the caller promises that no (source, event_id) comes twice in this writer
+    (`qmon import` checks its input for that), so a store empty before it has no attributes
+    of an earlier version of a row to replace."""
+
+    def __init__(self, conn: Connection, dialect: str, floor_us: int | None = None, *,
+                 distinct: bool = False) -> None:  # fmt: skip
         self._conn = conn
         self._dialect = dialect
         self._floor = floor_us
+        self._distinct = distinct
         self.committed = False
         self.counts = IngestCounts()
         self._written = 0
@@ -136,11 +144,12 @@ class EventWriter:
             rows = kept
         if not rows:
             return
+        again = self._written > 0 and not self._distinct  # a row may come a second time
         self._written += len(rows)
         if self._dialect == "postgresql":
-            self._write_postgres(rows)
+            self._write_postgres(rows, again)
         else:
-            self._write_sqlite(rows)
+            self._write_sqlite(rows, again)
 
     def commit(self) -> IngestCounts:
         if self._dialect != "postgresql" and self._before is not None:
@@ -157,7 +166,7 @@ class EventWriter:
             self._conn.commit()
         return self.counts
 
-    def _write_sqlite(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_sqlite(self, rows: list[tuple[Any, ...]], again: bool) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
         if self._before > 0:  # an event can only move if there were events before
@@ -165,8 +174,13 @@ class EventWriter:
         _mark_dirty(self._conn, ((r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows))
         _note_sources(self._conn, rows)
         self._modified += _sqlite_upsert(self._conn, rows)
+        cur = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            carried.sqlite_write(cur, rows, replace=self._before > 0 or again)
+        finally:
+            cur.close()
 
-    def _write_postgres(self, rows: list[tuple[Any, ...]]) -> None:
+    def _write_postgres(self, rows: list[tuple[Any, ...]], again: bool) -> None:
         raw = self._conn.connection.dbapi_connection
         with raw.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(
@@ -209,5 +223,12 @@ class EventWriter:
                 + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
+            if self._had_events or again:  # what those events carried before goes
+                cur.execute("DELETE FROM event_attributes a USING qmon_staging s"
+                            " WHERE a.source = s.source AND a.event_id = s.event_id")
+            columns = ", ".join(carried.ATTRIBUTE_COLUMNS)
+            with cur.copy(f"COPY event_attributes ({columns}) FROM STDIN") as copy:
+                for attribute in carried.attribute_rows(rows):
+                    copy.write_row(attribute)
         self.counts.inserted += inserted
         self.counts.updated += updated
