@@ -7,6 +7,10 @@ from sqlmodel import Field, SQLModel
 
 from qmon.events import ROW_COLUMNS
 
+#: Event ids compare by code point on PostgreSQL too (README "Promise semantics"), so that
+#: an index gives the order in which the id sorting last wins.
+_CODE_POINT = String().with_variant(String(collation="C"), "postgresql")
+
 
 class EventRow(SQLModel, table=True):
     """One canonical event (see `qmon.events.Event`).
@@ -46,7 +50,7 @@ class EventRow(SQLModel, table=True):
     )
 
     source: str = Field(primary_key=True)
-    event_id: str = Field(primary_key=True)
+    event_id: str = Field(sa_column=Column(_CODE_POINT, primary_key=True))
     occurred_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     type: str
     subject_type: str
@@ -61,10 +65,6 @@ class EventRow(SQLModel, table=True):
 
 #: Column order used by every bulk statement.
 EVENT_COLUMNS: tuple[str, ...] = ROW_COLUMNS
-
-#: Event ids compare by code point on PostgreSQL too (README "Promise semantics").
-_CODE_POINT = String().with_variant(String(collation="C"), "postgresql")
-
 
 class EventAttributeRow(SQLModel, table=True):
     """One attribute an event carries (a key of its JSON `attributes` with a value, as

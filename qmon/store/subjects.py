@@ -21,14 +21,13 @@ from qmon.promises.replay import decision_roles
 from qmon.timeutil import FIRST_US
 
 
-def _value_at(dialect: str, name: str, at: str, mark: str) -> tuple[str, list[Any]]:
+def _value_at(name: str, at: str, mark: str) -> tuple[str, list[Any]]:
     """A scalar subquery: the subject of row `e`'s value of `name` at instant `at` (SQL)."""
     if name in CONTEXT_ATTRIBUTES:  # a column of events: not carried when NULL or ""
-        order = 'x.event_id COLLATE "C"' if dialect == "postgresql" else "x.event_id"
         return (f"(SELECT x.{name} FROM events x WHERE x.subject_type = e.subject_type"
                 f" AND x.subject_id = e.subject_id AND x.occurred_us <= {at}"
                 f" AND x.occurred_us >= {FIRST_US} AND x.{name} <> ''"
-                f" ORDER BY x.occurred_us DESC, {order} DESC LIMIT 1)"), []  # fmt: skip
+                " ORDER BY x.occurred_us DESC, x.event_id DESC LIMIT 1)"), []  # fmt: skip
     return (f"(SELECT a.value FROM event_attributes a WHERE a.subject_type = e.subject_type"
             f" AND a.subject_id = e.subject_id AND a.name = {mark} AND a.occurred_us <= {at}"
             f" AND a.occurred_us >= {FIRST_US}"
@@ -73,7 +72,7 @@ def decided_rows_query(
             continue
         parts = []
         for name in names:
-            sql, more = _value_at(dialect, name, column_at, mark)
+            sql, more = _value_at(name, column_at, mark)
             parts.append(sql)
             value_params += more if column_at == "e.occurred_us" else [*more, as_of_us]
         packed = (parts[0] if len(parts) == 1 else f"json_build_array({', '.join(parts)})::text"
@@ -97,7 +96,7 @@ def decided_rows_query(
                 f" AND {within} ORDER BY subject_type, subject_id, occurred_us OFFSET 0)")
             inner += [type_, as_of_us, *narrow_params]
         source = f"({' UNION ALL '.join(branches)}) AS e"
-        by_id = ', e.event_id COLLATE "C"'
+        by_id = ", e.event_id"  # (its collation is "C": code points)
     else:
         code = " ".join(f"WHEN {mark} THEN {int(r)}" for r in roles.values())
         rank = " ".join(f"WHEN {mark} THEN {r.rank}" for r in roles.values())

@@ -21,6 +21,7 @@ _ROLE = ["type", "subject_type", "subject_id", "occurred_us"]
 _CONTEXT = ["owner", "channel", "account"]
 _SUBJECT = ["subject_type", "subject_id", "occurred_us"]
 _BATCH = 20_000
+_CODE_POINT = sa.String().with_variant(sa.String(collation="C"), "postgresql")
 
 
 def upgrade() -> None:
@@ -30,8 +31,7 @@ def upgrade() -> None:
     op.create_table(
         "event_attributes",
         sa.Column("source", sa.String(), primary_key=True),
-        sa.Column("event_id", sa.String().with_variant(sa.String(collation="C"), "postgresql"),
-                  primary_key=True),
+        sa.Column("event_id", _CODE_POINT, primary_key=True),
         sa.Column("name", sa.String(), primary_key=True),
         sa.Column("subject_type", sa.String(), nullable=False),
         sa.Column("subject_id", sa.String(), nullable=False),
@@ -51,6 +51,8 @@ def upgrade() -> None:
     op.create_index("ix_event_attributes_at", "event_attributes",
                     ["subject_type", "subject_id", "name", "occurred_us", "event_id", "source",
                      "value"])  # fmt: skip
+    if bind.dialect.name == "postgresql":  # ids in code-point order (README), by index
+        op.alter_column("events", "event_id", type_=_CODE_POINT, existing_nullable=False)
     op.drop_index("ix_events_role", table_name="events")
     op.create_index("ix_events_role", "events", [*_ROLE, "event_id", *_CONTEXT])
     op.drop_index("ix_events_subject", table_name="events")
@@ -62,5 +64,7 @@ def downgrade() -> None:
     op.create_index("ix_events_subject", "events", _SUBJECT)
     op.drop_index("ix_events_role", table_name="events")
     op.create_index("ix_events_role", "events", [*_ROLE, *_CONTEXT])
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("events", "event_id", type_=sa.String(), existing_nullable=False)
     op.drop_index("ix_event_attributes_at", table_name="event_attributes")
     op.drop_table("event_attributes")
