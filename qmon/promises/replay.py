@@ -53,7 +53,7 @@ def decided_key(values: Sequence[str | None]) -> str | None:
     its choice by)."""
     if len(values) == 1:
         return values[0]
-    return json.dumps(list(values)) if values else None
+    return json.dumps(list(values), separators=(",", ":")) if values else None
 
 
 def decision_roles(promise: Promise) -> tuple[frozenset[Role], frozenset[Role]]:

@@ -135,6 +135,7 @@ class EventWriter:
         self._modified = 0  # SQLite: inserted + updated, from rowcount
         self._before: int | None = None
         self._had_events: bool | None = None  # PostgreSQL: whether events were stored before
+        self._had_attributes: bool | None = None  # whether event_attributes had rows before
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Upsert a batch of rows (tuples in `EVENT_COLUMNS` order)."""
@@ -166,6 +167,15 @@ class EventWriter:
             self._conn.commit()
         return self.counts
 
+    def _replace_attributes(self, again: bool) -> bool:
+        """Whether the attributes stored for this batch's events must be removed first: the
+        store had some before this writer (rows left by events removed by hand count too),
+        or a row may come a second time."""
+        if self._had_attributes is None:
+            self._had_attributes = bool(self._conn.execute(
+                text("SELECT EXISTS (SELECT 1 FROM event_attributes)")).scalar_one())  # fmt: skip
+        return self._had_attributes or again
+
     def _write_sqlite(self, rows: list[tuple[Any, ...]], again: bool) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
@@ -176,7 +186,7 @@ class EventWriter:
         self._modified += _sqlite_upsert(self._conn, rows)
         cur = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            carried.sqlite_write(cur, rows, replace=self._before > 0 or again)
+            carried.sqlite_write(cur, rows, replace=self._replace_attributes(again))
         finally:
             cur.close()
 
@@ -223,7 +233,7 @@ class EventWriter:
                 + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
-            if self._had_events or again:  # what those events carried before goes
+            if self._replace_attributes(again):  # what those events carried before goes
                 cur.execute("DELETE FROM event_attributes a USING qmon_staging s"
                             " WHERE a.source = s.source AND a.event_id = s.event_id")
             columns = ", ".join(carried.ATTRIBUTE_COLUMNS)
