@@ -19,7 +19,7 @@ from qmon.config import QmonConfig
 from qmon.promises.promise import Promise, Role
 from qmon.reports.audit import AuditQuery, run_audit
 from qmon.store import Store
-from qmon.store.store import PURGED_BEFORE
+from qmon.store.purge import PURGED_BEFORE
 from qmon.timeutil import from_us
 from qmon.writeback.deliver import refused_records
 

@@ -1,5 +1,5 @@
-"""Opening the store, CRM records and cursors, purging; the reads are `qmon.store.reads`,
-the bulk writer `qmon.store.writer`."""
+"""Opening the store and CRM records; the reads are `qmon.store.reads`, the bulk writer
+`qmon.store.writer`, cursors and marks `qmon.store.bookkeeping`, `qmon purge` `qmon.store.purge`."""
 
 from __future__ import annotations
 
@@ -17,13 +17,14 @@ from qmon.connectors.base import RecordChange
 from qmon.errors import InputError, Problem, StoreUnavailable
 from qmon.events import Event, event_to_row
 from qmon.store import carried
+from qmon.store.bookkeeping import Bookkeeping
 from qmon.store.dberrors import describe
 from qmon.store.migrate import SchemaMismatch, ensure_current
+from qmon.store.purge import Purging, purge_floor
 from qmon.store.reads import EventReads, RoleRow
-from qmon.store.schema import EVENT_COLUMNS, SyncCursor
+from qmon.store.schema import EVENT_COLUMNS
 from qmon.store.writer import (
     _COLS,
-    _NOTE_SOURCE,
     _SUBJECT,
     EventWriter,
     IngestCounts,
@@ -36,10 +37,6 @@ from qmon.timeutil import END_US, FIRST_US, instant_problem
 from qmon.urls import redact
 
 log = logging.getLogger(__name__)
-
-
-#: The agent mark holding `qmon purge`'s cut: events older than it are never stored again.
-PURGED_BEFORE = "purged_before"
 
 
 @dataclass
@@ -106,7 +103,7 @@ def _foreign_events(engine: Engine) -> bool:
     return not _QMON_EVENT_COLUMNS <= columns
 
 
-class Store(EventReads):
+class Store(EventReads, Bookkeeping, Purging):
     """The event store behind one SQLAlchemy URL.
 
     Use `Store.open(url)`; it creates the tables on first use.
@@ -188,7 +185,7 @@ class Store(EventReads):
                 # the first INSERT, so a count read before it saw another import's commit
                 # or missed it (`1,000,000 inserted, -500,000 updated`).
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            writer = EventWriter(conn, self.dialect, _purge_floor(conn), distinct=distinct)
+            writer = EventWriter(conn, self.dialect, purge_floor(conn), distinct=distinct)
             try:
                 yield writer
             finally:
@@ -230,7 +227,7 @@ class Store(EventReads):
             latest[change.record] = change
         counts = RecordCounts()
         with self.engine.begin() as conn:
-            floor = _purge_floor(conn)
+            floor = purge_floor(conn)
             stored = self._record_rows(conn, source, list(latest))
             gone: list[dict[str, str]] = []
             rows: list[dict[str, Any]] = []
@@ -271,41 +268,6 @@ class Store(EventReads):
                 self._save_cursor(conn, source, stream, position_us=position_us)
         return counts
 
-    def cursor(self, source: str, stream: str) -> int | None:
-        """The stream's high-water mark (UTC microseconds), None if it never synced."""
-        with self.engine.connect() as conn:
-            return conn.execute(
-                text("SELECT position_us FROM sync_cursors WHERE source = :s AND stream = :t"),
-                {"s": source, "t": stream},
-            ).scalar_one_or_none()
-
-    def mark_synced(self, source: str, stream: str, synced_us: int) -> None:
-        """Record that the stream completed a sync at `synced_us`."""
-        with self.engine.begin() as conn:
-            self._save_cursor(conn, source, stream, synced_us=synced_us)
-
-    def sync_state(self, source: str | None = None) -> list[SyncCursor]:
-        """Every stream's cursor and last completed sync, optionally for one source."""
-        sql = "SELECT source, stream, position_us, synced_us FROM sync_cursors"
-        params: dict[str, Any] = {}
-        if source is not None:
-            sql += " WHERE source = :s"
-            params["s"] = source
-        with self.engine.connect() as conn:
-            rows = conn.execute(text(sql + " ORDER BY source, stream"), params).all()
-        return [
-            SyncCursor(source=r[0], stream=r[1], position_us=r[2], synced_us=r[3]) for r in rows
-        ]
-
-    def mark(self, name: str, at_us: int) -> None:
-        """Record that `name` (e.g. `check`) completed at `at_us`."""
-        with self.engine.begin() as conn:
-            _set_mark(conn, name, at_us)
-
-    def marks(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            return dict(conn.execute(text("SELECT name, at_us FROM agent_marks")).all())
-
     def record_events(self, source: str) -> dict[str, list[str]]:
         """Event ids per CRM record of a source (for checks and tests)."""
         with self.engine.connect() as conn:
@@ -335,99 +297,6 @@ class Store(EventReads):
                 stored.setdefault(row[-1], set()).add(tuple(row))
         return stored
 
-    def _save_cursor(
-        self,
-        conn: Connection,
-        source: str,
-        stream: str,
-        *,
-        position_us: int | None = None,
-        synced_us: int | None = None,
-    ) -> None:
-        column = "position_us" if position_us is not None else "synced_us"
-        value = position_us if position_us is not None else synced_us
-        conn.execute(
-            text(
-                f"INSERT INTO sync_cursors (source, stream, {column}) VALUES (:s, :t, :v) "
-                f"ON CONFLICT (source, stream) DO UPDATE SET {column} = excluded.{column}"
-            ),
-            {"s": source, "t": stream, "v": value},
-        )
-
-    def purge_before(self, cut_us: int, *, dry_run: bool = False) -> dict[str, int]:
-        """Delete events that happened before `cut_us` and the alerts about instances that
-        started before it, in one transaction, and remember the cut so that a later import
-        or full sync does not store such events again. Returns rows deleted per table (with
-        `dry_run`, what would be deleted)."""
-        # Source alerts are about qmon's own syncs, not customers; an episode still going on
-        # would be alerted again if its row went.
-        where = {"events": "occurred_us < :cut",
-                 "alerts": "started_us < :cut AND subject_type <> 'source'",
-                 "writeback_tasks": "started_us < :cut",
-                 "instance_facts": "started_us < :cut"}  # fmt: skip
-        with self.engine.begin() as conn:
-            counts = {
-                table: conn.execute(text(f"SELECT count(*) FROM {table} WHERE {cond}"),
-                                    {"cut": cut_us}).scalar_one()
-                for table, cond in where.items()
-            }  # fmt: skip
-            if dry_run:
-                return counts
-            for table, cond in where.items():
-                conn.execute(text(f"DELETE FROM {table} WHERE {cond}"), {"cut": cut_us})
-            # What the purged events carried (each row has its event's instant).
-            conn.execute(text("DELETE FROM event_attributes WHERE occurred_us < :cut"),
-                         {"cut": cut_us})
-            # Instances lost their early events: the next check evaluates everything again.
-            conn.execute(text("DELETE FROM check_state"))
-            conn.execute(text("DELETE FROM event_sources"))
-            conn.execute(text(_NOTE_SOURCE.format(
-                rows="SELECT DISTINCT type, source FROM events WHERE true")))  # fmt: skip
-            floor = _purge_floor(conn)
-            if floor is None or cut_us > floor:
-                _set_mark(conn, PURGED_BEFORE, cut_us)
-        return counts
-
-    def purge_cut(self) -> int | None:
-        """The cut of `qmon purge --before` (events older than it are not stored), or None."""
-        with self.engine.connect() as conn:
-            return _purge_floor(conn)
-
-    def lower_purge_cut(self, cut_us: int | None) -> int | None:
-        """Lower the purge cut to `cut_us`, or remove it (None); returns the cut it had.
-
-        Nothing is deleted and nothing comes back: events purged before stay gone until a
-        later import or full sync stores them again, which the lower cut now lets through.
-
-        Raises:
-            ValueError: `cut_us` is above the present cut (raising it is `purge_before`).
-        """
-        with self.engine.begin() as conn:
-            floor = _purge_floor(conn)
-            if cut_us is not None and floor is not None and cut_us > floor:
-                raise ValueError("is later than the present cut")
-            if cut_us is None or floor is None:
-                conn.execute(text("DELETE FROM agent_marks WHERE name = :n"),
-                             {"n": PURGED_BEFORE})  # fmt: skip
-            if cut_us is not None and floor is not None:
-                _set_mark(conn, PURGED_BEFORE, cut_us)
-        return floor
-
-
-def _set_mark(conn: Connection, name: str, at_us: int) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO agent_marks (name, at_us) VALUES (:n, :t)"
-            " ON CONFLICT (name) DO UPDATE SET at_us = excluded.at_us"
-        ),
-        {"n": name, "t": at_us},
-    )
-
-
-def _purge_floor(conn: Connection) -> int | None:
-    return conn.execute(
-        text("SELECT at_us FROM agent_marks WHERE name = :n"), {"n": PURGED_BEFORE}
-    ).scalar_one_or_none()
 
 
 __all__ = ["EventWriter", "IngestCounts", "RecordCounts", "RoleRow", "Store", "event_to_row"]
