@@ -84,6 +84,49 @@ def attribute_text(value: Any) -> str | None:
     return str(value)
 
 
+#: The most bytes (UTF-8) qmon stores in a field the store indexes: the source, id, type,
+#: subject, account, owner, channel, CRM record and an attribute's name. An index entry on
+#: PostgreSQL holds at most 2,704 bytes and the widest (`ix_events_role`) has seven such
+#: fields; the same limit applies on SQLite, so a file imports on both or on neither.
+KEY_BYTES = 300
+#: The most bytes (UTF-8) of an attribute's value (as `attribute_text` gives it), which
+#: `event_attributes` indexes beside five key fields. Conditions compare codes and dates;
+#: a longer value is a text field that no `when` or `deadline` reads.
+VALUE_BYTES = 1_000
+_KEY_FIELDS = ("source", "id", "type", "subject_type", "subject_id", "account", "owner",
+               "channel", "record")  # fmt: skip
+
+
+def _bytes(text: str, limit: int) -> int:
+    """The UTF-8 length of `text` when it is over `limit`, else 0 (counted only when it
+    could be: a character is at most 4 bytes)."""
+    if len(text) * 4 <= limit:
+        return 0
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else 0
+
+
+def size_problems(event: Event) -> tuple[str, dict[str, str]]:
+    """What in an event is too long to store: the first key field over `KEY_BYTES` (the
+    event cannot be stored), and per attribute whose value is over `VALUE_BYTES` what is
+    wrong (stored without them, the event does not carry them). ("", {}) when all fits."""
+    for name in _KEY_FIELDS:
+        value = getattr(event, name)
+        if value is not None and (size := _bytes(value, KEY_BYTES)):
+            return (f"field {name!r} is {size:,} bytes long; qmon stores at most {KEY_BYTES:,}"
+                    " in a field it indexes"), {}  # fmt: skip
+    long: dict[str, str] = {}
+    for name, value in event.attributes.items():
+        if size := _bytes(name, KEY_BYTES):
+            return (f"attribute name {name[:40]!r}... is {size:,} bytes long; qmon stores at"
+                    f" most {KEY_BYTES:,}"), {}  # fmt: skip
+        as_text = attribute_text(value)
+        if as_text is not None and (size := _bytes(as_text, VALUE_BYTES)):
+            long[name] = (f"field {name!r} is {size:,} bytes long; qmon stores at most"
+                          f" {VALUE_BYTES:,} in an attribute")  # fmt: skip
+    return "", long
+
+
 #: The store's columns for an event, in the order of `event_to_row`'s tuples.
 ROW_COLUMNS: tuple[str, ...] = (
     "source",

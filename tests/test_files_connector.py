@@ -407,9 +407,13 @@ def test_a_cell_longer_than_the_csv_module_allows_is_a_bad_row(tmp_path):
     path = write(tmp_path, "e.csv", (
         f"{HEADER}\n{GOOD_CSV_ROW}{'x' * 200_000}\n{GOOD_CSV_ROW}{'y' * 100_000}\n"
     ))
-    items = list(iter_file_numbered(path))
+    items = list(iter_file_numbered(path, attributes=()))  # `note` is read, not kept
     assert [(n, type(item).__name__) for n, item in items] == [(2, "Problem"), (3, "Event")]
     assert items[0][1].message == "not valid CSV: field larger than field limit (131072)"
+    # kept, a value that long is more than the store keeps in an attribute
+    (_, kept), = list(iter_file_numbered(path))[1:]
+    assert kept.message == ("field 'note' is 100,000 bytes long; qmon stores at most 1,000 in"
+                            " an attribute")
 
 
 def test_bytes_that_are_not_utf8_are_found_on_their_own_line(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, create_engine, event, text
@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from qmon.connectors.base import RecordChange
 from qmon.errors import InputError, Problem, StoreUnavailable
-from qmon.events import Event, event_to_row
+from qmon.events import Event, event_to_row, size_problems
 from qmon.store import carried
 from qmon.store.bookkeeping import Bookkeeping
 from qmon.store.dberrors import describe
@@ -61,6 +61,26 @@ def _as_stored(ev: Event, source: str) -> tuple[Any, ...]:
     if ev.source != source or ev.record is None:
         raise ValueError(f"event {ev.id!r} must have source {source!r} and a record")
     return tuple(stored_text(v) if type(v) is str else v for v in event_to_row(ev))
+
+
+def _sized(source: str, record: str, events: Sequence[Event]) -> list[Event]:
+    """A CRM record's events as the store can hold them (`qmon.events.size_problems`): an
+    event with a key field too long is left out, an attribute value too long is not kept
+    (the event then does not carry it), each with a warning; a sync does not stall on it."""
+    kept = []
+    for ev in events:
+        key, long = size_problems(ev)
+        if key:
+            log.warning("%s record %s: event %s left out: %s", source, record, ev.id[:80], key)
+            continue
+        if long:
+            for problem in long.values():
+                log.warning("%s record %s: event %s: %s, so it is not kept", source, record,
+                            ev.id, problem)  # fmt: skip
+            ev = replace(ev, attributes={
+                k: v for k, v in ev.attributes.items() if k not in long})
+        kept.append(ev)
+    return kept
 
 
 def _warn_out_of_range(source: str, record: str, events: Sequence[Event]) -> None:
@@ -234,11 +254,12 @@ class Store(EventReads, Bookkeeping, Purging):
             changed: set[tuple[str, str]] = set()
             for record, change in latest.items():
                 before = stored.get(record, set())
-                after = {_as_stored(ev, source) for ev in change.events
+                events = _sized(source, record, change.events) if not change.deleted else []
+                after = {_as_stored(ev, source) for ev in events
                          if (floor is None or ev.occurred_us >= floor)
                          and FIRST_US <= ev.occurred_us < END_US}  # fmt: skip
-                if len(after) < len(change.events) and not change.deleted:
-                    _warn_out_of_range(source, record, change.events)
+                if len(after) < len(events):
+                    _warn_out_of_range(source, record, events)
                 if change.deleted:
                     after = set()
                 if after == before:

@@ -8,7 +8,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from qmon.connectors.files.lines import Lines, Numbered, Progress, has_bad_bytes
-from qmon.connectors.files.rows import row_event, text_problem
+from qmon.connectors.files.rows import may_be_long, row_event, size_fit, text_problem
 from qmon.errors import Problem
 from qmon.events import CORE_FIELDS, REQUIRED_FIELDS, Event
 
@@ -71,6 +71,8 @@ def read_csv(
         item = header.event(row, source, tz)
         if "\x00" in characters and type(item) is not str:
             item = text_problem(item) or item
+        if type(item) is not str and may_be_long(characters):
+            item = size_fit(item)
         yield line, (Problem(file, line, item) if type(item) is str else item)
     if header is None:  # not even a header: an export that failed, or the wrong file
         yield 1, Problem(file, 1, "the file is empty: a CSV file starts with its header row")

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from qmon.connectors.files.lines import Lines, Numbered, Progress, has_bad_bytes
-from qmon.connectors.files.rows import row_event, text_problem
+from qmon.connectors.files.rows import may_be_long, row_event, size_fit, text_problem
 from qmon.errors import Problem
 from qmon.events import CORE_FIELDS, Event
 
@@ -55,6 +55,8 @@ def read_jsonl(
             item = _json_event(obj, source, tz, keep)
             if "\\u" in text and type(item) is not str:  # only an escape gives NUL or U+D800
                 item = text_problem(item) or item
+            if type(item) is not str and may_be_long(text):
+                item = size_fit(item)
         else:
             item = f"expected a JSON object, got {_json_type(obj)}"
         yield line, (Problem(file, line, item) if type(item) is str else item)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from qmon.events import CORE_FIELDS, REQUIRED_FIELDS, Event
+from qmon.events import CORE_FIELDS, KEY_BYTES, REQUIRED_FIELDS, Event, size_problems
 from qmon.textsafe import stored_text_problem
 from qmon.timeutil import END_US, FIRST_US, instant_problem, parse_instant
 
@@ -103,6 +103,21 @@ def text_problem(event: Event) -> str:
         if problem:
             return f"field {name!r} {problem}"
     return ""
+
+
+def may_be_long(characters: str) -> bool:
+    """Whether some field of a row read from these characters could be too long to store
+    (`size_fit`): only when they are more than `KEY_BYTES` bytes, so a usual row costs a
+    length and an ASCII test."""
+    return len(characters) * 4 > KEY_BYTES and (
+        len(characters) > KEY_BYTES or not characters.isascii())
+
+
+def size_fit(event: Event) -> Event | str:
+    """The event, or why one of its fields is too long to store (`qmon.events.size_problems`:
+    the same limits on SQLite and PostgreSQL, which would refuse the whole import)."""
+    key, long = size_problems(event)
+    return key or next(iter(long.values()), event)
 
 
 def _score_problem(event_type: str, score: Any) -> str:
