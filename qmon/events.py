@@ -72,7 +72,15 @@ CONTEXT_ATTRIBUTES: tuple[str, ...] = ("account", "owner", "channel")
 
 def attribute_text(value: Any) -> str | None:
     """An attribute value as conditions read it: text, or None when the event does not
-    carry it (JSON null or ""). Numbers and true/false are compared as their text."""
+    carry it (JSON null or ""). Numbers and true/false are compared as their text. A value
+    over `VALUE_BYTES` is not carried either: files refuse it and CRM values that long are
+    not kept, so only a store written before the limit holds one, and no condition reads it
+    (the same in SQL and in memory)."""
+    as_text = _text_of(value)
+    return None if as_text is None or _bytes(as_text, VALUE_BYTES) else as_text
+
+
+def _text_of(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -120,7 +128,7 @@ def size_problems(event: Event) -> tuple[str, dict[str, str]]:
         if size := _bytes(name, KEY_BYTES):
             return (f"attribute name {name[:40]!r}... is {size:,} bytes long; qmon stores at"
                     f" most {KEY_BYTES:,}"), {}  # fmt: skip
-        as_text = attribute_text(value)
+        as_text = _text_of(value)
         if as_text is not None and (size := _bytes(as_text, VALUE_BYTES)):
             long[name] = (f"field {name!r} is {size:,} bytes long; qmon stores at most"
                           f" {VALUE_BYTES:,} in an attribute")  # fmt: skip
