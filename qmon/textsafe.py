@@ -112,3 +112,9 @@ def stored_text(value: str) -> str:
     if not value.isascii():
         value = _SURROGATE.sub(REPLACEMENT, value)
     return value
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is one or more of the digits 0-9: str.isdigit() is also true of "²" or
+    "٣", which int() refuses or reads as a number no CRM or browser sends."""
+    return text.isascii() and text.isdigit()

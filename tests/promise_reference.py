@@ -76,10 +76,11 @@ def day_numbers(key: str) -> list[int]:
     return out
 
 
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# YYYY-MM-DD: the digits 0-9 (re.ASCII), not any Unicode digit
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{6}))?)?"
-    r"(Z|[+-]\d{2}:\d{2})"
+    r"(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 
 

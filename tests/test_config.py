@@ -149,6 +149,10 @@ CASES = {
             )
         ],
     ),
+    "duration in digits that are not 0-9": (
+        PROMISE.replace("within: 24h", "within: \u0663h"),
+        [(7, f"not a duration: '\u0663h' {DURATIONS}")],
+    ),
     "zero duration": (
         PROMISE.replace("within: 24h", "within: 0m"),
         [(7, "duration '0m' is zero; a promise needs time to be kept")],

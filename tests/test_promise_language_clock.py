@@ -145,6 +145,8 @@ def unparseable(name: str, value):
     unparseable("an impossible date", "2026-02-30"),
     unparseable("an impossible time", "2026-11-20T24:30:00Z"),
     unparseable("a number", 20261120),
+    unparseable("digits that are not ASCII (Arabic-Indic)", "\u0662\u0660\u0662\u0666-11-20"),
+    unparseable("a date-time in full-width digits", "２０２６-11-20T12:00:00Z"),
     ("before the start: a negative allowance", ORDER,
      order("2026-11-01", "2026-11-16 10:05"), AS_OF,
      [inst("2026-11-16 09:00", "2026-11-16 09:05", 300, "breached", -1_245_600,

@@ -152,6 +152,9 @@ def test_logging_an_action_redirects_back_and_lists_it(config):
         assert sent.headers["location"] == f"/actions?logged={number}"
         shown = client.get(sent.headers["location"]).text
         assert f'<p class="done" role="status">Action {number} logged.</p>' in shown
+        for odd in ("\u00b2", "\u0663", "-1", "x"):  # no number int() reads as one: no notice
+            odd_page = client.get("/actions", params={"logged": odd})
+            assert odd_page.status_code == 200 and 'class="done"' not in odd_page.text
         assert "Daily &lt;b&gt;check&lt;/b&gt;</td>" in shown
     after = _stored(config)
     assert after[0] == {"id": number, "promise": "quote-24h", "kind": "corrective",

@@ -205,6 +205,7 @@ def test_a_signed_hubspot_request_gets_the_record_card(config):
             "X-HubSpot-Request-Timestamp is more than 5 minutes from this server's clock",
         ),
         ({"timestamp": "yesterday"}, "X-HubSpot-Request-Timestamp must be milliseconds since 1970"),
+        ({"timestamp": "\u00b2"}, "X-HubSpot-Request-Timestamp must be milliseconds since 1970"),
         (
             {"signed_target": HUBSPOT_QUERY.replace("123456", "123457")},
             "the signature does not match the request",
@@ -222,6 +223,7 @@ def test_a_signed_hubspot_request_gets_the_record_card(config):
         "stale",
         "future",
         "no number",
+        "a digit int() refuses",
         "changed query",
         "another host",
         "no signature",

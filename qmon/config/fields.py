@@ -32,8 +32,8 @@ EXTRA_SECTIONS: tuple[str, ...] = ("notify", "schedule", "language", "imports")
 """Top-level sections read by later parts of qmon; they reach them as `QmonConfig.extra`."""
 
 _PROMISE_ID = re.compile(r"[a-z0-9][a-z0-9._-]*")
-_WINDOW = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WINDOW = re.compile(r"([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -270,7 +270,7 @@ Duration = Annotated[int, BeforeValidator(_duration)]
 """A duration like "24h" or "1h 30m", validated to microseconds."""
 
 
-_BUSINESS_DAYS = re.compile(r"(\d+)\s+business\s+days?", re.IGNORECASE)
+_BUSINESS_DAYS = re.compile(r"([0-9]+)\s+business\s+days?", re.IGNORECASE)
 
 
 def _within(value: Any, info: ValidationInfo) -> ClockDuration | BusinessDays:

@@ -17,7 +17,7 @@ from pydantic import (
 from qmon.config.fields import WEEKDAYS, Duration, Strict, did_you_mean
 from qmon.urls import outbound_url
 
-_WEEKLY = re.compile(r"([a-z]{3})\s+(\d{1,2}):(\d{2})")
+_WEEKLY = re.compile(r"([a-z]{3})\s+([0-9]{1,2}):([0-9]{2})")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 

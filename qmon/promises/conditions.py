@@ -104,10 +104,11 @@ class Target:
     within: Duration | BusinessDays
 
 
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# re.ASCII: `\d` would take any Unicode digit ("٢٠٢٦"), which int() reads as a number too.
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
-    r"(Z|[+-]\d{2}:\d{2})"
+    r"(Z|[+-]\d{2}:\d{2})", re.ASCII
 )
 
 

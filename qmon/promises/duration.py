@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from qmon.textsafe import ascii_digits
 from qmon.timeutil import US_PER_SECOND
 
 _UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_PART = re.compile(r"\s*(\d+)\s*([dhms])")
+_PART = re.compile(r"\s*([0-9]+)\s*([dhms])")
 _EXAMPLES = "write e.g. '24h', '1h 30m', '90m', '2d' or '45s'; d is 24h"
 
 
@@ -28,7 +29,7 @@ def parse_duration(text: str) -> int:
     seen: set[str] = set()
     pos = seconds = 0
     stripped = text.strip()
-    if stripped.isdigit():
+    if ascii_digits(stripped):
         raise ValueError(f"duration {text!r} has no unit ({_EXAMPLES})")
     while pos < len(stripped):
         match = _PART.match(stripped, pos)

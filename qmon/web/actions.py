@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from qmon.reports.actions import EFFECT_WEEKS, KINDS, Action, add, list_actions, out_of_range
-from qmon.textsafe import csv_cell, stored_text_problem
+from qmon.textsafe import ascii_digits, csv_cell, stored_text_problem
 from qmon.timeutil import day_problem, from_us, now_us
 from qmon.web import render
 from qmon.web.sessions import csrf_ok
@@ -73,7 +73,7 @@ def actions_page(request: Request) -> Response:
                     _action_rows(list_actions(ctx.config, ctx.store, now_us())))  # fmt: skip
     logged = request.query_params.get("logged", "")
     form = Form(day=_today(request).isoformat())
-    return _page(request, form, logged=int(logged) if logged.isdigit() else None)
+    return _page(request, form, logged=int(logged) if ascii_digits(logged) else None)
 
 
 def _page(request: Request, form: Form, *, status: int = 200, logged: int | None = None

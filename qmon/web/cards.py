@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from qmon.textsafe import ascii_digits
 from qmon.timeutil import now_us
 from qmon.web import data
 from qmon.web.signatures import BadSignature, verify_hubspot, verify_qmon
@@ -113,7 +114,7 @@ async def hubspot_card(request: Request) -> Response:
     type_id = request.query_params.get("objectTypeId", "").strip()
     if type_id not in HUBSPOT_SUBJECTS:
         return _problem(400, "objectTypeId must be 0-3 (a deal) or 0-5 (a ticket)")
-    if not object_id.isdigit():
+    if not ascii_digits(object_id):
         return _problem(400, "objectId must be a HubSpot record id (digits)")
     return await _answer(request, HUBSPOT_SUBJECTS[type_id], object_id)
 

@@ -23,6 +23,8 @@ import hashlib
 import hmac
 import re
 
+from qmon.textsafe import ascii_digits
+
 #: How far a request's timestamp may be from now, in milliseconds.
 MAX_SKEW_MS = 5 * 60 * 1000
 
@@ -63,7 +65,7 @@ def check_timestamp(header: str | None, name: str, now_ms: int) -> str:
     """The timestamp header, if it is one and within five minutes of now."""
     if not header:
         raise BadSignature(f"missing {name} header")
-    if not header.strip().isdigit():
+    if not ascii_digits(header.strip()):
         raise BadSignature(f"{name} must be milliseconds since 1970")
     if abs(now_ms - int(header)) > MAX_SKEW_MS:
         raise BadSignature(f"{name} is more than 5 minutes from this server's clock")

@@ -34,6 +34,7 @@ from qmon.connectors.base import (
     SyncError,
 )
 from qmon.connectors.hubspot.spec import HubSpotSourceSpec
+from qmon.textsafe import ascii_digits
 
 log = logging.getLogger(__name__)
 
@@ -380,7 +381,7 @@ class HubSpotApi:
             ("X-HubSpot-RateLimit-Daily-Remaining", "daily_remaining"),
         ):
             value = headers.get(name)
-            if value is not None and str(value).strip().isdigit():
+            if value is not None and ascii_digits(str(value).strip()):
                 setattr(self, attribute, int(value))
 
 

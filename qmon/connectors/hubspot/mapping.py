@@ -21,6 +21,7 @@ from qmon.connectors.base import Found, record_events
 from qmon.connectors.hubspot.attributes import SUBJECT_TYPES, attribute_history
 from qmon.connectors.hubspot.spec import HubSpotMappingSpec
 from qmon.events import Event
+from qmon.textsafe import ascii_digits
 from qmon.timeutil import to_us
 
 #: HubSpot's object type ids, for record links (`/record/{typeId}/{id}`).
@@ -81,7 +82,7 @@ def parse_time(value: Any) -> int | None:
     if value in (None, ""):
         return None
     text = str(value)
-    if text.isdigit():
+    if ascii_digits(text):
         return int(text) * 1000
     return to_us(datetime.fromisoformat(text.replace("Z", "+00:00")))
 

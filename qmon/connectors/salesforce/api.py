@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 BULK_MAX_WAIT_SECONDS = 3 * 3600
 """How long a sync waits for one Bulk 2.0 query job before giving up."""
 BULK_MAX_POLL_SECONDS = 30.0
-_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")
+_LIMIT_INFO = re.compile(r"api-usage=([0-9]+)/([0-9]+)")
 
 
 def soql_string(value: str) -> str:

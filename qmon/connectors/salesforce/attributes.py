@@ -42,7 +42,7 @@ DEFAULT_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
 OPTIONAL: frozenset[tuple[str, str]] = frozenset({("Opportunity", RECORD_TYPE)})
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{4}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{4}", re.ASCII)
 
 
 def field_ref(value: str) -> str:

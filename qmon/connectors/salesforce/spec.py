@@ -58,7 +58,7 @@ FILE_SECRETS: tuple[str, ...] = (
 )  # fmt: skip
 
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_API_VERSION = re.compile(r"\d{2,3}\.\d")
+_API_VERSION = re.compile(r"[0-9]{2,3}\.[0-9]")
 #: Hosts that serve every org's login page, not one org's: not a My Domain.
 SHARED_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
 
