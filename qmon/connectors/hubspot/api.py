@@ -33,6 +33,14 @@ from qmon.connectors.base import (
     SourceUnreachable,
     SyncError,
 )
+from qmon.connectors.hubspot.failures import (
+    MissingScopes,
+    Rejected,
+    error_body,
+    error_field,
+    refused,
+    retry_after,
+)
 from qmon.connectors.hubspot.spec import HubSpotSourceSpec
 from qmon.textsafe import ascii_digits
 
@@ -50,32 +58,6 @@ LIST_MAX = 100
 BURST_WINDOW = 10.0
 """HubSpot's burst limit counts non-search calls per 10 seconds (`burst_limit`: 100 for
 private apps on most plans, 190 on Professional and Enterprise)."""
-
-
-class MissingScopes(SourceAuthError):
-    """HubSpot refused a call because the private app lacks scopes (403 `MISSING_SCOPES`).
-
-    Attributes:
-        scopes: the scopes HubSpot named as required (may be empty if it named none).
-    """
-
-    def __init__(self, message: str, scopes: list[str]) -> None:
-        super().__init__(message)
-        self.scopes = scopes
-
-
-class Rejected(SyncError):
-    """HubSpot refused a call for what it asked (HTTP 4xx other than 401, 403, 429).
-
-    Attributes:
-        status: the HTTP status.
-        category: HubSpot's error category (`OBJECT_NOT_FOUND`, `VALIDATION_ERROR`...).
-        body: the error body's JSON (empty when it was none); never shown whole.
-    """
-
-    def __init__(self, message: str, status: int, category: str, body: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.status, self.category, self.body = status, category, body
 
 
 class SlidingWindow:
@@ -296,9 +278,9 @@ class HubSpotApi:
                 body, headers = getattr(exc, "body", None), getattr(exc, "headers", None)
                 self._read_usage(headers)
                 if status in (401, 403):
-                    raise _refused(status, body, what) from None
+                    raise refused(status, body, what) from None
                 if status == 429:
-                    if _error_field(body, "policyName") == "DAILY":
+                    if error_field(body, "policyName") == "DAILY":
                         raise SourceLimitReached(
                             f"HubSpot's daily API limit is used up ({what} was refused); the "
                             "next sync resumes where this one stopped"
@@ -309,7 +291,7 @@ class HubSpotApi:
                             f"HubSpot kept answering 429 (rate limit) to {what}; "
                             "is another integration using this app's limits?"
                         ) from None
-                    asked = _retry_after(headers)
+                    asked = retry_after(headers)
                     wait = 1.0 if asked is None else asked
                     self._wait(wait, f"HubSpot rate limit on {what}", SourceLimitReached)
                     continue
@@ -320,7 +302,7 @@ class HubSpotApi:
                             f"HubSpot answered HTTP {status} to {what}, also after "
                             f"{spec.retries} retries; try again later"
                         ) from None
-                    asked = _retry_after(headers)
+                    asked = retry_after(headers)
                     why = f"HubSpot HTTP {status} on {what}"
                     if asked is None:
                         self._wait(min(delay, spec.max_wait_seconds), why)
@@ -329,8 +311,8 @@ class HubSpotApi:
                     delay *= 2
                     continue
                 raise Rejected(
-                    f"HubSpot rejected {what} (HTTP {status}): {_error_field(body, 'message')}",
-                    status, _error_field(body, "category"), _body(body),
+                    f"HubSpot rejected {what} (HTTP {status}): {error_field(body, 'message')}",
+                    status, error_field(body, "category"), error_body(body),
                 ) from None
             except HTTPError as exc:  # connection refused or reset, timeouts
                 window.done()
@@ -391,56 +373,4 @@ def next_after(answer: dict[str, Any]) -> str | None:
     return None if after is None else str(after)
 
 
-def _retry_after(headers: Any) -> float | None:
-    """`Retry-After` in seconds (HubSpot sends seconds); None without a usable one."""
-    value = (headers or {}).get("Retry-After")
-    try:
-        return None if value is None else max(0.0, float(value))
-    except (TypeError, ValueError):
-        return None
-
-
-def _body(body: Any) -> dict[str, Any]:
-    try:
-        parsed = json.loads(body)
-    except (TypeError, ValueError):
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _error_field(body: Any, name: str) -> str:
-    """A field of a HubSpot error body (`message`, `category`...), or a placeholder; never
-    headers."""
-    value = _body(body).get(name)
-    return str(value)[:300] if value is not None else "no details"
-
-
-def _required_scopes(body: Any) -> list[str]:
-    """The scopes a 403 `MISSING_SCOPES` names (`requiredGranularScopes`, or the older
-    `requiredScopes`), in order, once each."""
-    found: list[str] = []
-    for error in _body(body).get("errors") or []:
-        context = (error or {}).get("context") or {}
-        for key in ("requiredGranularScopes", "requiredScopes"):
-            found.extend(str(s) for s in context.get(key) or [])
-    return list(dict.fromkeys(found))
-
-
-def _refused(status: int, body: Any, what: str) -> SyncError:
-    if status == 401:
-        return SourceAuthError(
-            f"HubSpot refused the access token (HTTP 401) for {what}: check that the private "
-            "app token is current and not revoked"
-        )
-    scopes = _required_scopes(body)
-    if _error_field(body, "category") == "MISSING_SCOPES" or scopes:
-        named = ", ".join(scopes) if scopes else "the scope it needs"
-        return MissingScopes(
-            f"HubSpot refused {what} (HTTP 403): the private app lacks {named}; add it under "
-            "Settings > Integrations > Private apps > Scopes (see docs/connectors/hubspot.md)",
-            scopes,
-        )
-    return SourceAuthError(
-        f"HubSpot refused {what} (HTTP 403): {_error_field(body, 'message')}; check the "
-        "private app's scopes (see docs/connectors/hubspot.md)"
-    )
+__all__ = ["HubSpotApi", "MissingScopes", "Rejected", "SlidingWindow", "next_after"]
