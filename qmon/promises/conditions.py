@@ -104,11 +104,11 @@ class Target:
     within: Duration | BusinessDays
 
 
-# re.ASCII: `\d` would take any Unicode digit ("٢٠٢٦"), which int() reads as a number too.
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
+# [0-9], not \d: that would take any Unicode digit ("٢٠٢٦"), which int() reads as a number.
+_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?"
-    r"(Z|[+-]\d{2}:\d{2})", re.ASCII
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?(Z|[+-][0-9]{2}:[0-9]{2})"
 )
 
 

@@ -42,7 +42,8 @@ DEFAULT_ATTRIBUTES: Mapping[str, tuple[str, ...]] = {
 OPTIONAL: frozenset[tuple[str, str]] = frozenset({("Opportunity", RECORD_TYPE)})
 
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{4}", re.ASCII)
+_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?[+-][0-9]{4}")
 
 
 def field_ref(value: str) -> str:
