@@ -68,14 +68,15 @@ def _sized(source: str, record: str, events: Sequence[Event]) -> list[Event]:
     event with a key field too long is left out, an attribute value too long is not kept
     (the event then does not carry it), each with a warning; a sync does not stall on it."""
     kept = []
+    shown = record[:80]  # the record or the id may be what is too long
     for ev in events:
         key, long = size_problems(ev)
         if key:
-            log.warning("%s record %s: event %s left out: %s", source, record, ev.id[:80], key)
+            log.warning("%s record %s: event %s left out: %s", source, shown, ev.id[:80], key)
             continue
         if long:
             for problem in long.values():
-                log.warning("%s record %s: event %s: %s, so it is not kept", source, record,
+                log.warning("%s record %s: event %s: %s, so it is not kept", source, shown,
                             ev.id, problem)  # fmt: skip
             ev = replace(ev, attributes={
                 k: v for k, v in ev.attributes.items() if k not in long})
