@@ -124,6 +124,10 @@ def test_a_store_from_before_migrations_is_adopted_by_db_upgrade(database_url, t
 
     result = qmon("-c", str(config), "db", "upgrade")
     assert result.exit_code == 0, result.output
+    # says first that it may take a while (it reads every event), then what it did
+    assert result.output.startswith(
+        f"upgrading the store's schema from revision (before migrations) to {migrate.HEAD}:")
+    assert "stopped, it leaves the store as it was" in result.output
     assert f"to revision {migrate.HEAD}" in result.output
     assert qmon("-c", str(config), "db", "upgrade").output.startswith(
         "the store's schema is up to date"
