@@ -39,9 +39,8 @@ def upgrade(ctx: typer.Context) -> None:
         if not (found.current or found.empty):  # a migration may read every event
             now = found.revision or "(before migrations)"
             console.print(f"upgrading the store's schema from revision {now} to {migrate.HEAD}:"
-                          " on a large store this takes a while (about 10 s per million events"
-                          " on PostgreSQL); stopped, it leaves the store as it was",
-                          highlight=False)  # fmt: skip
+                          " on a large store this takes a while; stopped, it leaves the store"
+                          " as it was", highlight=False)  # fmt: skip
         before, after = migrate.upgrade(store.engine)
     finally:
         store.close()

@@ -261,8 +261,6 @@ class Store(EventReads, Bookkeeping, Purging):
                          and FIRST_US <= ev.occurred_us < END_US}  # fmt: skip
                 if len(after) < len(events):
                     _warn_out_of_range(source, record, events)
-                if change.deleted:
-                    after = set()
                 if after == before:
                     counts.unchanged += 1
                     continue
