@@ -1,13 +1,16 @@
 """The attributes events carry (`event_attributes`) follow the events through every write path
 (import, `Store.ingest`, CRM pages replacing and deleting records, purge, migration 0010), on
-SQLite and PostgreSQL; and the general path's decided rows read from them in SQL equal those
-computed in memory (`qmon.promises.carry`) on random histories."""
+SQLite and PostgreSQL, and so does each event's `settled` (set exactly where no other event of
+its subject shares its instant; migration 0011); and the general path's decided rows read
+from them in SQL equal those computed in memory (`qmon.promises.carry`) on random histories,
+written in random batches, moved and written again."""
 
 from __future__ import annotations
 
 import json
 import random
 import string
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +26,7 @@ from qmon.promises.conditions import Condition, Duration, Match, Target
 from qmon.promises.promise import Promise, Role
 from qmon.promises.replay import attribute_names
 from qmon.store import Store, migrate
-from qmon.store.carried import attribute_rows
+from qmon.store.carried import SETTLED_BYTES, attribute_rows
 from qmon.timeutil import to_us
 
 T0 = to_us(datetime(2026, 3, 27, 12, tzinfo=UTC))
@@ -46,6 +49,31 @@ def derived(store: Store) -> set[tuple]:
     return set(attribute_rows([tuple(r) for r in rows]))
 
 
+def check_settled(store: Store, *, exact: bool = True) -> None:
+    """`settled` holds what the event carries wherever it is set, and is set on no event that
+    shares its instant with another of its subject; with `exact`, it is set on every other
+    event whose attributes fit (a removed event may leave a clear behind: not `exact`)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT source, event_id, subject_type, subject_id, occurred_us, attributes,"
+            " settled FROM events")).all()  # fmt: skip
+    at: dict[tuple, int] = {}
+    for r in rows:
+        at[r[2:5]] = at.get(r[2:5], 0) + 1
+    carried: dict[tuple, dict] = {}
+    for a in attribute_rows([(r[0], r[1], r[4], "t", r[2], r[3], None, None, None, None, r[5],
+                              None) for r in rows]):  # fmt: skip
+        carried.setdefault(a[:2], {})[a[2]] = a[6]
+    for r in rows:
+        own = carried.get(r[:2], {})
+        alone = at[r[2:5]] == 1
+        if r[6] is not None:
+            assert alone, r
+            assert json.loads(r[6]) == own, r
+        elif exact:
+            assert not alone or len(json.dumps(own, ensure_ascii=False).encode()) > SETTLED_BYTES, r
+
+
 def ev(id_: str, at: int, subject: str = "C-1", record: str | None = None, **attrs) -> Event:
     return Event("crm", id_, at, "case.updated", "case", subject, attributes=attrs,
                  record=record)
@@ -59,6 +87,7 @@ def test_every_write_path_keeps_the_attributes_of_the_stored_events(database_url
     assert ("crm", "a", "tier", "case", "C-1", T0, "key") in stored(store)
     assert ("crm", "c", "flag", "case", "C-1", T0 + 2 * H, "true") in stored(store)
     assert not any(r[1] == "b" for r in stored(store))  # "" is not carried
+    check_settled(store)
     # Stored again with fewer attributes, another subject and instant: the old rows go.
     store.ingest([ev("a", T0 + 3 * H, subject="C-2", priority="low")])
     assert stored(store) == derived(store)
@@ -68,6 +97,16 @@ def test_every_write_path_keeps_the_attributes_of_the_stored_events(database_url
                  batch_size=1)
     assert {r[2] for r in stored(store) if r[1] == "d"} == {"priority"}
     assert stored(store) == derived(store)
+    check_settled(store)
+    # A later write, another source, that shares an instant clears both; moving away does
+    # not set the one left behind again (it is only looked up), and never wrongly.
+    store.ingest([Event("file", "f", T0 + H, "note", "case", "C-1", attributes={"x": "1"})])
+    check_settled(store)
+    store.ingest([Event("file", "f", T0 + 5 * H, "note", "case", "C-1")])
+    check_settled(store, exact=False)
+    # Attributes too long for `settled` are looked up instead.
+    store.ingest([ev("g", T0 + 9 * H, note="x" * SETTLED_BYTES)])
+    check_settled(store, exact=False)
     # CRM pages: a record's events replaced as a set, then deleted.
     store.apply_page("crm", "Case", [RecordChange("Case/1", [
         ev("r1", T0, record="Case/1", priority="high"),
@@ -75,6 +114,11 @@ def test_every_write_path_keeps_the_attributes_of_the_stored_events(database_url
     store.apply_page("crm", "Case", [RecordChange("Case/1", [
         ev("r1", T0, record="Case/1", priority="urgent")])], None)  # fmt: skip
     assert stored(store) == derived(store)
+    check_settled(store, exact=False)
+    store.apply_page("crm", "Case", [RecordChange("Case/2", [
+        ev("s3", T0 + 7 * H, subject="C-3", record="Case/2", priority="high"),
+        ev("s4", T0 + 7 * H, subject="C-3", record="Case/2")])], None)  # fmt: skip
+    check_settled(store, exact=False)
     assert ("crm", "r1", "priority", "case", "C-1", T0, "urgent") in stored(store)
     store.apply_page("crm", "Case", [RecordChange("Case/1", [], deleted=True)], None)
     assert not any(r[1].startswith("r") for r in stored(store))
@@ -82,6 +126,7 @@ def test_every_write_path_keeps_the_attributes_of_the_stored_events(database_url
     # Purge: what the purged events carried goes with them.
     store.purge_before(T0 + H)
     assert stored(store) == derived(store)
+    check_settled(store, exact=False)
     assert min(r[5] for r in stored(store)) >= T0 + H
     store.close()
 
@@ -126,6 +171,35 @@ def test_migration_0010_fills_the_table_from_the_stored_events(database_url):
     store.close()
 
 
+def test_migration_0011_settles_the_events_alone_at_their_instant(database_url):
+    engine = Store.open(database_url, check_schema=False).engine
+    migrate.upgrade(engine, "0010")
+    events = [ev("a", T0, priority="urgent", n=3), ev("b", T0 + H), ev("c", T0 + H, tier="k"),
+              ev("d", T0, subject="C-2", tier="é"), ev("e", T0 + 2 * H, note="x" * 500)]
+    with engine.begin() as conn:
+        rows = [event_to_row(e) for e in events]
+        conn.execute(text(
+            "INSERT INTO events (source, event_id, occurred_us, type, subject_type, subject_id,"
+            " account, owner, channel, link, attributes, record) VALUES (:s, :i, :o, :t, :st,"
+            " :sid, :a, :ow, :c, :l, :at, :r)"), [dict(zip(
+                ("s", "i", "o", "t", "st", "sid", "a", "ow", "c", "l", "at", "r"),
+                r, strict=True)) for r in rows])  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO event_attributes (source, event_id, name, subject_type, subject_id,"
+            " occurred_us, value) VALUES (:s, :i, :n, :st, :sid, :o, :v)"), [dict(zip(
+                ("s", "i", "n", "st", "sid", "o", "v"), r, strict=True))
+                for r in attribute_rows(rows)])  # fmt: skip
+    migrate.upgrade(engine)
+    store = Store.open(database_url)
+    check_settled(store)
+    with store.engine.connect() as conn:
+        got = dict(conn.execute(text("SELECT event_id, settled FROM events")).all())
+    assert json.loads(got["a"]) == {"priority": "urgent", "n": "3"}
+    assert json.loads(got["d"]) == {"tier": "é"}
+    assert got["b"] is None and got["c"] is None and got["e"] is None
+    store.close()
+
+
 # -- SQL lookups equal the in-memory ones --------------------------------------------------
 
 OPENED, REPLY, WAIT, BACK, UPDATED, CLOSED = ("case.opened", "case.first_response",
@@ -164,7 +238,12 @@ def histories(draw):
         events.append(Event("crm", next(ids), at, typ, "case", subject, owner=owner,
                             channel=channel, attributes=a))
     as_of = T0 + draw(st.integers(0, 10)) * H // 2
-    return events, as_of
+    # Written in batches of this size, after (when drawn) the same events at other instants:
+    # the ones written first then move, leaving their old instants' clears behind.
+    batch = draw(st.integers(1, 13))
+    moved = draw(st.lists(st.sampled_from(events), unique_by=lambda e: e.id, max_size=4))
+    before = [replace(e, occurred_us=T0 + draw(st.integers(0, 8)) * H // 2) for e in moved]
+    return events, as_of, batch, before
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -182,12 +261,15 @@ def shared_store(request, tmp_path_factory):
     HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(history=histories(), extra=st.sampled_from([(), ("owner",), ("score",)]))
 def test_decided_rows_from_sql_equal_those_from_memory(shared_store, history, extra):
-    events, as_of = history
+    events, as_of, batch, before = history
     store = shared_store
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM events"))
         conn.execute(text("DELETE FROM event_attributes"))
-    store.ingest(events)
+    if before:
+        store.ingest(before)
+    store.ingest(events, batch_size=batch)
+    check_settled(store, exact=not before)
     for p in PROMISES:
         names = attribute_names(p, extra)
         got = list(store.promise_events(p, as_of, extra=extra))

@@ -5,6 +5,14 @@ promise reading attributes finds a subject's value at an instant by index
 
 An attribute is carried when its JSON value is neither null nor "" (README "Promise
 semantics"); the stored value is its text as conditions read it (`attribute_text`).
+
+Beside them, each event's `settled` (`settled_of`): what the event carries, kept on its own
+row (and in `ix_events_role`) while no other event of its subject shares its instant. The
+value of an attribute at such an event's instant is then its own when it carries it, so the
+general path reads it from the row it scans instead of looking it up. Every write path sets
+it on the rows it writes and then clears it where a written row shares its instant with
+another (`UNSETTLE_ONE`, `unsettle_instants`); a clear left behind when the other event goes
+costs only the lookup.
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ ATTRIBUTE_COLUMNS = ("source", "event_id", "name", "subject_type", "subject_id",
                      "occurred_us", "value")  # fmt: skip
 _SRC, _ID, _AT, _ST, _SID, _ATTRS = (EVENT_COLUMNS.index(c) for c in (
     "source", "event_id", "occurred_us", "subject_type", "subject_id", "attributes"))  # fmt: skip
+#: The most bytes (UTF-8) of `settled`: it sits in `ix_events_role` beside seven key fields
+#: of at most `KEY_BYTES` (300) each, within PostgreSQL's 2,704 bytes per index entry.
+SETTLED_BYTES = 400
 _INSERT = (f"INSERT INTO event_attributes ({', '.join(ATTRIBUTE_COLUMNS)}) VALUES "
            f"({', '.join('?' * len(ATTRIBUTE_COLUMNS))})")  # fmt: skip
 
@@ -41,6 +52,47 @@ def attribute_rows(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
             carried = attribute_text(value)
             if carried is not None:
                 yield (row[_SRC], row[_ID], name, row[_ST], row[_SID], row[_AT], carried)
+
+
+def settled_of(raw: str | None) -> str | None:
+    """An event's `settled` from its JSON `attributes`: a JSON object of what it carries
+    (`attribute_text`), "{}" when nothing; None when that is over `SETTLED_BYTES` (its
+    attributes are then looked up like those of an event sharing its instant)."""
+    data = json.loads(raw) if raw else None
+    if not isinstance(data, dict) or not data:
+        return "{}"
+    carried = {n: t for n, v in data.items() if (t := attribute_text(v)) is not None}
+    packed = json.dumps(carried, ensure_ascii=False, separators=(",", ":"))
+    if len(packed) * 4 > SETTLED_BYTES:
+        try:
+            if len(packed.encode("utf-8")) > SETTLED_BYTES:
+                return None
+        except UnicodeEncodeError:  # a lone surrogate: no store holds it as text anyway
+            return None
+    return packed
+
+
+#: Clears `settled` of the events at one written row's instant (named parameters
+#: subject_type, subject_id, occurred_us) when more than one event is there.
+UNSETTLE_ONE = (
+    "UPDATE events SET settled = NULL WHERE subject_type = :subject_type"
+    " AND subject_id = :subject_id AND occurred_us = :occurred_us AND settled IS NOT NULL"
+    " AND (SELECT count(*) FROM events x WHERE x.subject_type = :subject_type"
+    " AND x.subject_id = :subject_id AND x.occurred_us = :occurred_us) > 1"
+)
+
+
+def unsettle_instants(rows: str) -> str:
+    """Clears `settled` of the events at the instants of a table of written rows (a FROM
+    item with subject_type, subject_id, occurred_us) where more than one event is."""
+    return (
+        "UPDATE events SET settled = NULL WHERE settled IS NOT NULL AND (subject_type,"
+        " subject_id, occurred_us) IN (SELECT x.subject_type, x.subject_id, x.occurred_us"
+        f" FROM (SELECT DISTINCT subject_type, subject_id, occurred_us FROM {rows}) b"
+        " JOIN events x ON x.subject_type = b.subject_type AND x.subject_id = b.subject_id"
+        " AND x.occurred_us = b.occurred_us"
+        " GROUP BY x.subject_type, x.subject_id, x.occurred_us HAVING count(*) > 1)"
+    )
 
 
 def sqlite_write(cur: Any, rows: Sequence[Sequence[Any]], *, replace: bool) -> None:

@@ -19,7 +19,7 @@ from qmon.errors import QmonError
 from qmon.exit_codes import ExitCode
 
 #: The newest revision; a test checks it is the head of `qmon/store/migrations/versions`.
-HEAD = "0010"
+HEAD = "0011"
 #: Alembic's own table, one row: the store's revision.
 VERSION_TABLE = "alembic_version"
 #: Serialises migrations of one store (schema) on PostgreSQL: agents started together on an

@@ -178,8 +178,13 @@ class EventReads:
                 sql, params = decided_rows_query(self.dialect, promise, names, as_of_us,
                                                  context=context, subject_id=subject_id,
                                                  subject_filter=where)  # fmt: skip
+                if self.dialect == "postgresql" and whole and _streams_in_chunks():
+                    # As role_events: rows sent as produced, in binary (no text to parse).
+                    stream = raw.cursor(binary=True).stream  # type: ignore[call-arg]
+                    yield from stream(sql, params, size=chunk)
+                    continue
                 if self.dialect == "postgresql" and whole:
-                    cur = raw.cursor(name="qmon_decided_rows")  # type: ignore[call-arg]
+                    cur = raw.cursor(name="qmon_decided_rows", binary=True)  # type: ignore[call-arg]
                     cur.itersize = chunk
                 else:
                     cur = raw.cursor()

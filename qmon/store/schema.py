@@ -18,9 +18,13 @@ class EventRow(SQLModel, table=True):
     `occurred_us` is microseconds since the Unix epoch in UTC: exact, compact and compared the
     same way on every database. `attributes` is JSON text. The index `ix_events_role` serves
     the engine's one query per promise: events of a few types, grouped by subject, in time
-    order (at one instant in id order); it covers every column that query reads. The index
-    `ix_events_subject` finds a subject's latest owner, channel or account at an instant
-    (`qmon.store.subjects`) without reading the table.
+    order (at one instant in id order); it covers every column that query reads, `settled`
+    too. The index `ix_events_subject` finds a subject's latest owner, channel or account at
+    an instant (`qmon.store.subjects`) without reading the table.
+
+    `settled` is not part of the event: it is the store's note that the event settles its
+    subject's attributes at its own instant (`qmon.store.carried.settled_of`), so that a
+    promise deciding on this event reads them from the row instead of looking them up.
     """
 
     __tablename__ = "events"
@@ -35,6 +39,7 @@ class EventRow(SQLModel, table=True):
             "owner",
             "channel",
             "account",
+            "settled",
         ),
         # A subject's events of any type, for promises that read its attributes.
         Index("ix_events_subject", "subject_type", "subject_id", "occurred_us", "event_id",
@@ -61,6 +66,7 @@ class EventRow(SQLModel, table=True):
     link: str | None = None
     attributes: str | None = Field(default=None, sa_column=Column(Text))
     record: str | None = None
+    settled: str | None = Field(default=None, sa_column=Column(Text))
 
 
 #: Column order used by every bulk statement.

@@ -24,6 +24,7 @@ from qmon.store.purge import Purging, purge_floor
 from qmon.store.reads import EventReads, RoleRow
 from qmon.store.schema import EVENT_COLUMNS
 from qmon.store.writer import (
+    _ATTRS,
     _COLS,
     _SUBJECT,
     EventWriter,
@@ -272,7 +273,8 @@ class Store(EventReads, Bookkeeping, Purging):
                     counts.new += 1
                 if before:
                     gone.append({"source": source, "record": record})
-                rows.extend(dict(zip(EVENT_COLUMNS, row, strict=True)) for row in after)
+                rows.extend({**dict(zip(EVENT_COLUMNS, row, strict=True)),
+                             "settled": carried.settled_of(row[_ATTRS])} for row in after)
                 changed.update((row[_SUBJECT[0]], row[_SUBJECT[1]]) for row in before | after)
             if gone:
                 carried.forget_of_records(conn, gone)
@@ -281,6 +283,7 @@ class Store(EventReads, Bookkeeping, Purging):
                 )
             if rows:
                 conn.execute(_upsert_statement(), rows)
+                conn.execute(text(carried.UNSETTLE_ONE), rows)
                 carried.replace_of_events(conn, rows)
                 _note_sources(conn, (tuple(row.values()) for row in rows))
             _mark_dirty(conn, changed)

@@ -7,11 +7,14 @@ subject at or before t, of any type, that carries `a`; at equal instants the one
 sorts last (by code point) wins. Owner, channel and account are columns of `events` (index
 `ix_events_subject` covers them); any other attribute is a row of `event_attributes` (index
 `ix_event_attributes_at`). Either way one index probe per decision, most ending on the first
-entry they read.
+entry they read. At the rows that decide, a row that settles its subject's attributes
+(`settled`, `qmon.store.carried`) gives its own values instead, read from the role index
+it is scanned in; only an attribute it does not carry is looked up.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +22,22 @@ from qmon.events import CONTEXT_ATTRIBUTES
 from qmon.promises.promise import Promise, Role
 from qmon.promises.replay import decision_roles
 from qmon.timeutil import FIRST_US
+
+
+def _own_or_value_at(name: str, mark: str, dialect: str, context: bool) -> tuple[str, list[Any]]:
+    """The subject of row `e`'s value of `name` at the row's own instant: the row's own value
+    when it settles it (`settled` is set: no other event of the subject shares the instant,
+    so when the row carries `name` that is the latest), else `_value_at`'s lookup."""
+    lookup, params = _value_at(name, "e.occurred_us", mark)
+    if name in CONTEXT_ATTRIBUTES:
+        own = f"e.{name}" if context else f"e.own_{name}"
+        return (f"CASE WHEN e.settled IS NOT NULL AND {own} <> '' THEN {own}"
+                f" ELSE {lookup} END"), params  # fmt: skip
+    if json.dumps(name, ensure_ascii=False) != f'"{name}"':  # a key the path would misread
+        return lookup, params
+    if dialect == "postgresql":
+        return f"coalesce(e.settled::json ->> {mark}, {lookup})", [name, *params]
+    return f"coalesce(json_extract(e.settled, {mark}), {lookup})", [f'$."{name}"', *params]
 
 
 def _value_at(name: str, at: str, mark: str) -> tuple[str, list[Any]]:
@@ -72,7 +91,8 @@ def decided_rows_query(
             continue
         parts = []
         for name in names:
-            sql, more = _value_at(name, column_at, mark)
+            sql, more = (_own_or_value_at(name, mark, dialect, context)
+                         if column_at == "e.occurred_us" else _value_at(name, column_at, mark))
             parts.append(sql)
             value_params += more if column_at == "e.occurred_us" else [*more, as_of_us]
         packed = (parts[0] if len(parts) == 1 else f"json_build_array({', '.join(parts)})::text"
@@ -80,6 +100,9 @@ def decided_rows_query(
         values.append(f"CASE WHEN {role_in(wanted)} THEN {packed} END")
     cols = ("owner, channel, account" if context
             else "NULL AS owner, NULL AS channel, NULL AS account")  # fmt: skip
+    if at_roles and names:  # what `_own_or_value_at` reads from the row
+        cols += ", settled" + "".join(f", {n} AS own_{n}" for n in names
+                                      if n in CONTEXT_ATTRIBUTES and not context)
     narrow, narrow_params = "", []
     if subject_id is not None:
         narrow, narrow_params = f" AND subject_id = {mark}", [subject_id]

@@ -17,7 +17,10 @@ from qmon.store import carried
 from qmon.store.schema import EVENT_COLUMNS
 
 _COLS = ", ".join(EVENT_COLUMNS)
+#: What the upserts write: the event's columns and the store's `settled` (`carried.settled_of`)
+_WRITTEN = f"{_COLS}, settled"
 _OCCURRED = EVENT_COLUMNS.index("occurred_us")
+_ATTRS = EVENT_COLUMNS.index("attributes")
 _CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
 
 
@@ -37,18 +40,20 @@ class IngestCounts:
 
 
 def _upsert_statement() -> Any:
-    """INSERT ... ON CONFLICT for named parameters (SQLite and PostgreSQL say it alike)."""
+    """INSERT ... ON CONFLICT for named parameters (SQLite and PostgreSQL say it alike): the
+    event's columns and `settled`."""
     return text(
-        f"INSERT INTO events ({_COLS}) VALUES ({', '.join(':' + c for c in EVENT_COLUMNS)}) "
+        f"INSERT INTO events ({_WRITTEN}) VALUES"
+        f" ({', '.join(':' + c for c in (*EVENT_COLUMNS, 'settled'))}) "
         "ON CONFLICT (source, event_id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
+        + ", ".join(f"{c} = excluded.{c}" for c in (*_CHANGED, "settled"))
     )
 
 
 _SQLITE_UPSERT = (
-    f"INSERT INTO events ({_COLS}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) "
+    f"INSERT INTO events ({_WRITTEN}) VALUES ({', '.join('?' * (len(EVENT_COLUMNS) + 1))}) "
     f"ON CONFLICT (source, event_id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
+    + ", ".join(f"{c} = excluded.{c}" for c in (*_CHANGED, "settled"))
     + " WHERE "
     + " OR ".join(f"events.{c} IS NOT excluded.{c}" for c in _CHANGED)
 )
@@ -74,14 +79,19 @@ def _sqlite_moved_subjects(conn: Connection, rows: list[tuple[Any, ...]]) -> Non
 
 
 def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]]) -> int:
-    """Upsert rows on the raw sqlite3 connection; returns how many rows changed.
+    """Upsert rows on the raw sqlite3 connection, then clear `settled` where they share an
+    instant with another event; returns how many rows changed.
 
     An upsert whose row is already stored as given changes nothing and is not counted.
     """
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cur.executemany(_SQLITE_UPSERT, rows)
-        return cur.rowcount
+        cur.executemany(_SQLITE_UPSERT, [(*r, carried.settled_of(r[_ATTRS])) for r in rows])
+        changed = cur.rowcount
+        cur.executemany(carried.UNSETTLE_ONE, [
+            {"subject_type": r[_SUBJECT[0]], "subject_id": r[_SUBJECT[1]],
+             "occurred_us": r[_OCCURRED]} for r in rows])  # fmt: skip
+        return changed
     finally:
         cur.close()
 
@@ -198,10 +208,10 @@ class EventWriter:
                 "(LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             cur.execute("TRUNCATE qmon_staging")
-            with cur.copy(f"COPY qmon_staging ({_COLS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY qmon_staging ({_WRITTEN}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in _CHANGED)
+                    copy.write_row((*row, carried.settled_of(row[_ATTRS])))
+            updates = ", ".join(f"{c} = excluded.{c}" for c in (*_CHANGED, "settled"))
             old = ", ".join(f"events.{c}" for c in _CHANGED)
             new = ", ".join(f"excluded.{c}" for c in _CHANGED)
             if self._had_events is None:
@@ -221,8 +231,8 @@ class EventWriter:
                 cur.execute("RESET enable_hashjoin")  # back to what it was, for the upsert
                 cur.execute("RESET enable_mergejoin")
             cur.execute(
-                f"WITH up AS (INSERT INTO events ({_COLS}) "
-                f"SELECT {_COLS} FROM qmon_staging "
+                f"WITH up AS (INSERT INTO events ({_WRITTEN}) "
+                f"SELECT {_WRITTEN} FROM qmon_staging "
                 f"ON CONFLICT (source, event_id) DO UPDATE SET {updates} "
                 f"WHERE ({old}) IS DISTINCT FROM ({new}) "
                 "RETURNING (xmax = 0) AS ins, subject_type, subject_id, type, source), "
@@ -233,6 +243,12 @@ class EventWriter:
                 + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
+            # Index probes from the staged rows, not a hash join of the whole table (above).
+            cur.execute("SET LOCAL enable_hashjoin = off")
+            cur.execute("SET LOCAL enable_mergejoin = off")
+            cur.execute(carried.unsettle_instants("qmon_staging"))
+            cur.execute("RESET enable_hashjoin")
+            cur.execute("RESET enable_mergejoin")
             if self._replace_attributes(again):  # what those events carried before goes
                 cur.execute("DELETE FROM event_attributes a USING qmon_staging s"
                             " WHERE a.source = s.source AND a.event_id = s.event_id")
