@@ -131,13 +131,28 @@ def test_every_write_path_keeps_the_attributes_of_the_stored_events(database_url
     store.close()
 
 
-def test_an_import_into_a_store_with_events_replaces_what_they_carried(database_url, tmp_path):
+def test_an_import_into_a_store_with_events_replaces_what_they_carried(database_url, tmp_path,
+                                                                        monkeypatch):
+    from qmon import ingest
     from qmon.ingest import import_files
 
     store = Store.open(database_url)
     path = tmp_path / "events.jsonl"
     rows = [{"id": "x1", "occurred_at": "2026-03-27T12:00:00Z", "type": "case.opened",
              "subject_type": "case", "subject_id": "C-1", "priority": "urgent"}]
+    # Into the empty store, in batches: events sharing an instant, in one batch and across
+    # two, are cleared at commit; the others settled.
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({**rows[0], "id": f"m{n}", "subject_id": f"C-{n // 3}",
+        "occurred_at": f"2026-03-27T12:00:0{n % 2}Z"}) + "\n" for n in range(9)))  # fmt: skip
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 2)
+    import_files(store, [many], attributes={"priority"})
+    monkeypatch.undo()
+    check_settled(store)
+    with store.engine.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events WHERE settled IS NULL")).scalar() == 6
+        conn.execute(text("DELETE FROM events"))
+        conn.execute(text("DELETE FROM event_attributes"))
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     import_files(store, [path], attributes={"priority"})
     assert stored(store) == derived(store) != set()

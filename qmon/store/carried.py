@@ -11,8 +11,8 @@ row (and in `ix_events_role`) while no other event of its subject shares its ins
 value of an attribute at such an event's instant is then its own when it carries it, so the
 general path reads it from the row it scans instead of looking it up. Every write path sets
 it on the rows it writes and then clears it where a written row shares its instant with
-another (`UNSETTLE_ONE`, `unsettle_instants`); a clear left behind when the other event goes
-costs only the lookup.
+another (`UNSETTLE_ONE`, `unsettle_instants`, `UNSETTLE_ALL`); a clear left behind when the
+other event goes costs only the lookup.
 """
 
 from __future__ import annotations
@@ -84,15 +84,24 @@ UNSETTLE_ONE = (
 
 def unsettle_instants(rows: str) -> str:
     """Clears `settled` of the events at the instants of a table of written rows (a FROM
-    item with subject_type, subject_id, occurred_us) where more than one event is."""
+    item with subject_type, subject_id, occurred_us) where more than one event is: one
+    index probe per row (the count of a range that is nearly always one entry)."""
     return (
         "UPDATE events SET settled = NULL WHERE settled IS NOT NULL AND (subject_type,"
-        " subject_id, occurred_us) IN (SELECT x.subject_type, x.subject_id, x.occurred_us"
-        f" FROM (SELECT DISTINCT subject_type, subject_id, occurred_us FROM {rows}) b"
-        " JOIN events x ON x.subject_type = b.subject_type AND x.subject_id = b.subject_id"
-        " AND x.occurred_us = b.occurred_us"
-        " GROUP BY x.subject_type, x.subject_id, x.occurred_us HAVING count(*) > 1)"
+        " subject_id, occurred_us) IN (SELECT b.subject_type, b.subject_id, b.occurred_us"
+        f" FROM {rows} b WHERE (SELECT count(*) FROM events x"
+        " WHERE x.subject_type = b.subject_type AND x.subject_id = b.subject_id"
+        " AND x.occurred_us = b.occurred_us) > 1)"
     )
+
+
+#: Clears `settled` of every event that shares its instant with another of its subject: one
+#: pass over the events in subject order (`ix_events_subject`).
+UNSETTLE_ALL = (
+    "UPDATE events SET settled = NULL WHERE settled IS NOT NULL AND (subject_type, subject_id,"
+    " occurred_us) IN (SELECT subject_type, subject_id, occurred_us FROM events"
+    " GROUP BY subject_type, subject_id, occurred_us HAVING count(*) > 1)"
+)
 
 
 def sqlite_write(cur: Any, rows: Sequence[Sequence[Any]], *, replace: bool) -> None:
