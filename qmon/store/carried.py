@@ -43,25 +43,53 @@ def attribute_rows(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
     """The `event_attributes` rows of event rows (tuples in `EVENT_COLUMNS` order)."""
     for row in rows:
         raw = row[_ATTRS]
-        if not raw:
-            continue
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            continue
-        for name, value in data.items():
-            carried = attribute_text(value)
-            if carried is not None:
-                yield (row[_SRC], row[_ID], name, row[_ST], row[_SID], row[_AT], carried)
+        if raw:
+            for name, value in _carried(raw).items():
+                yield (row[_SRC], row[_ID], name, row[_ST], row[_SID], row[_AT], value)
 
 
 def settled_of(raw: str | None) -> str | None:
     """An event's `settled` from its JSON `attributes`: a JSON object of what it carries
     (`attribute_text`), "{}" when nothing; None when that is over `SETTLED_BYTES` (its
     attributes are then looked up like those of an event sharing its instant)."""
-    data = json.loads(raw) if raw else None
-    if not isinstance(data, dict) or not data:
+    return _packed(_carried(raw)) if raw else "{}"
+
+
+def of_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[str | None], list[tuple[Any, ...]]]:
+    """`settled_of` each event row and the rows' `attribute_rows`, reading each JSON once
+    (the bulk writers)."""
+    settled: list[str | None] = []
+    attributes: list[tuple[Any, ...]] = []
+    for row in rows:
+        raw = row[_ATTRS]
+        if not raw:
+            settled.append("{}")
+            continue
+        data = json.loads(raw)
+        carried = _carried_of(data)
+        # The event's own JSON when that is exactly what it carries (every value a text as
+        # conditions read it) and surely short enough: no need to write it again.
+        same = (len(raw) * 4 <= SETTLED_BYTES and isinstance(data, dict)
+                and len(carried) == len(data) and all(type(v) is str for v in data.values()))
+        settled.append(raw if same else _packed(carried))
+        attributes.extend((row[_SRC], row[_ID], name, row[_ST], row[_SID], row[_AT], value)
+                          for name, value in carried.items())  # fmt: skip
+    return settled, attributes
+
+
+def _carried(raw: str) -> dict[str, str]:
+    return _carried_of(json.loads(raw))
+
+
+def _carried_of(data: Any) -> dict[str, str]:
+    if not isinstance(data, dict):
+        return {}
+    return {n: t for n, v in data.items() if (t := attribute_text(v)) is not None}
+
+
+def _packed(carried: dict[str, str]) -> str | None:
+    if not carried:
         return "{}"
-    carried = {n: t for n, v in data.items() if (t := attribute_text(v)) is not None}
     packed = json.dumps(carried, ensure_ascii=False, separators=(",", ":"))
     if len(packed) * 4 > SETTLED_BYTES:
         try:
@@ -104,13 +132,14 @@ UNSETTLE_ALL = (
 )
 
 
-def sqlite_write(cur: Any, rows: Sequence[Sequence[Any]], *, replace: bool) -> None:
-    """Store the attributes of event rows on a raw sqlite3 cursor; with `replace`, first
-    remove what those events carried before (an event stored again may carry less)."""
+def sqlite_write(cur: Any, rows: Sequence[Sequence[Any]], attributes: list[tuple[Any, ...]],
+                 *, replace: bool) -> None:  # fmt: skip
+    """Store the attributes of event rows (`of_rows`) on a raw sqlite3 cursor; with `replace`,
+    first remove what those events carried before (an event stored again may carry less)."""
     if replace:
         cur.executemany("DELETE FROM event_attributes WHERE source = ? AND event_id = ?",
                         [(r[_SRC], r[_ID]) for r in rows])  # fmt: skip
-    cur.executemany(_INSERT, list(attribute_rows(rows)))
+    cur.executemany(_INSERT, attributes)
 
 
 def replace_of_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
