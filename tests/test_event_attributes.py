@@ -300,3 +300,37 @@ def unpacked(row) -> tuple:
     """A decided row with its values as a list (each store writes its JSON arrays its way)."""
     return (*row[:7], *(json.loads(v) if isinstance(v, str) and v.startswith("[") else v
                         for v in row[7:]))  # fmt: skip
+
+
+def test_two_writers_adding_events_at_one_instant_at_once_clear_both(database_url):
+    """PostgreSQL: the second writer of a subject waits at its change mark until the first
+    has committed, so its clear sees the first one's event (`qmon.store.carried`)."""
+    import threading
+    import time
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer write at a time")
+    first, second = Store.open(database_url), Store.open(database_url)
+    first.ingest([ev("seed", T0 - H)])  # not an empty store: each writer's own clear
+    done = []
+
+    def write_second():
+        with second.writer() as w:
+            w.write([event_to_row(ev("b", T0, priority="high"))])
+            done.append(w.commit())
+
+    thread = threading.Thread(target=write_second)
+    with first.writer() as w:
+        w.write([event_to_row(ev("a", T0, priority="urgent"))])
+        thread.start()
+        time.sleep(0.3)  # the second has written its event, and waits at its mark
+        assert not done
+        w.commit()
+    thread.join(10)
+    assert done and not thread.is_alive()
+    check_settled(first)
+    with first.engine.connect() as conn:
+        nulls = conn.execute(text("SELECT count(*) FROM events WHERE settled IS NULL")).scalar()
+    assert nulls == 2
+    first.close()
+    second.close()

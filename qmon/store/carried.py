@@ -13,6 +13,12 @@ general path reads it from the row it scans instead of looking it up. Every writ
 it on the rows it writes and then clears it where a written row shares its instant with
 another (`UNSETTLE_ONE`, `unsettle_instants`, `UNSETTLE_ALL`); a clear left behind when the
 other event goes costs only the lookup.
+
+Two writers adding events at one instant of a subject at the same time (PostgreSQL; SQLite
+has one writer at a time) clear each other's: both mark the subject changed for the
+incremental check (`check_dirty`, one row per subject) before they clear, so the later one
+waits at that mark until the earlier one has committed, and its clear then sees the
+earlier one's event.
 """
 
 from __future__ import annotations

@@ -283,12 +283,13 @@ class Store(EventReads, Bookkeeping, Purging):
                 )
             if rows:
                 conn.execute(_upsert_statement(), rows)
-                conn.execute(text(carried.UNSETTLE_ONE), rows)
                 carried.replace_of_events(conn, rows)
                 _note_sources(conn, (tuple(row.values()) for row in rows))
             _mark_dirty(conn, changed)
             if position_us is not None:
                 self._save_cursor(conn, source, stream, position_us=position_us)
+            if rows:  # after the change marks (see `qmon.store.carried`)
+                conn.execute(text(carried.UNSETTLE_ONE), rows)
         return counts
 
     def record_events(self, source: str) -> dict[str, list[str]]:

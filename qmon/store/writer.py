@@ -182,7 +182,15 @@ class EventWriter:
                                    else self._had_events is False)  # fmt: skip
 
     def commit(self) -> IngestCounts:
-        if self._written and self._fresh():
+        if self._written and self._dialect == "postgresql":
+            # After the change marks (see `qmon.store.carried`), once for the transaction.
+            if self._fresh():
+                self._conn.execute(text(carried.UNSETTLE_ALL))
+            else:
+                self._conn.execute(text("SET LOCAL enable_hashjoin = off"))  # index probes
+                self._conn.execute(text("SET LOCAL enable_mergejoin = off"))
+                self._conn.execute(text(carried.unsettle_instants("qmon_written")))
+        elif self._written and self._fresh():  # (SQLite: one writer at a time)
             self._conn.execute(text(carried.UNSETTLE_ALL))
         if self._dialect != "postgresql" and self._before is not None:
             after = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
@@ -267,13 +275,11 @@ class EventWriter:
                 + ") SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
             )
             inserted, updated = cur.fetchone()
-            if not self._fresh():
-                # Index probes from the staged rows, not a hash join of the whole table.
-                cur.execute("SET LOCAL enable_hashjoin = off")
-                cur.execute("SET LOCAL enable_mergejoin = off")
-                cur.execute(carried.unsettle_instants("qmon_staging"))
-                cur.execute("RESET enable_hashjoin")
-                cur.execute("RESET enable_mergejoin")
+            if not self._fresh():  # their instants, for the clear at commit
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_written (subject_type text,"
+                            " subject_id text, occurred_us bigint) ON COMMIT DELETE ROWS")
+                cur.execute("INSERT INTO qmon_written SELECT subject_type, subject_id,"
+                            " occurred_us FROM qmon_staging")  # fmt: skip
             if self._replace_attributes(again):  # what those events carried before goes
                 cur.execute("DELETE FROM event_attributes a USING qmon_staging s"
                             " WHERE a.source = s.source AND a.event_id = s.event_id")
