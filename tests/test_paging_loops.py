@@ -150,7 +150,7 @@ def test_a_related_rows_query_whose_next_url_repeats_stops_the_stream(salesforce
 
 
 def test_a_query_page_that_says_more_but_gives_no_url_is_an_error_not_a_traceback():
-    from qmon.connectors.salesforce.api import next_records_url
+    from qmon.connectors.salesforce.wire import next_records_url
 
     assert next_records_url({"done": True}) is None
     with pytest.raises(SyncError, match="done: false but no nextRecordsUrl"):

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qmon.config import load_config
-from qmon.connectors.salesforce.api import soql_string
+from qmon.connectors.salesforce.wire import soql_string
 from qmon.store import Store
 from qmon.sync import run_sync
 from qmon.timeutil import to_us

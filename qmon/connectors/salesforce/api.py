@@ -41,6 +41,12 @@ from qmon.connectors.base import (
 )
 from qmon.connectors.salesforce.login import request_token, secret
 from qmon.connectors.salesforce.spec import SalesforceSourceSpec
+from qmon.connectors.salesforce.wire import (
+    Rejected,
+    error_code,
+    error_message,
+    next_records_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,43 +54,6 @@ BULK_MAX_WAIT_SECONDS = 3 * 3600
 """How long a sync waits for one Bulk 2.0 query job before giving up."""
 BULK_MAX_POLL_SECONDS = 30.0
 _LIMIT_INFO = re.compile(r"api-usage=([0-9]+)/([0-9]+)")
-
-
-def soql_string(value: str) -> str:
-    """A SOQL string literal: quoted, with every character SOQL treats specially escaped.
-
-    Values go into queries only through this (record ids in `IN` lists), so none can end the
-    literal and change the query.
-    """
-    escaped = (
-        value.replace("\\", "\\\\")
-        .replace("'", "\\'")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-        .replace("\b", "\\b")
-        .replace("\f", "\\f")
-    )
-    return f"'{escaped}'"
-
-
-class Rejected(SyncError):
-    """Salesforce refused a call for what it asked (HTTP 400 or 404).
-
-    Attributes:
-        code: Salesforce's `errorCode` (`INVALID_FIELD`, `NOT_FOUND`...).
-        detail: its message, without secrets.
-        status: the HTTP status.
-    """
-
-    def __init__(self, message: str, code: str, detail: str, status: int) -> None:
-        super().__init__(message)
-        self.code, self.detail, self.status = code, detail, status
-
-
-class BulkJobFailed(Exception):
-    """A Bulk 2.0 query job ended Failed or Aborted (the caller reads with REST instead)."""
 
 
 class SalesforceApi:
@@ -344,7 +313,7 @@ class SalesforceApi:
                 relogged = True
                 self.login()
             except SalesforceRefusedRequest as exc:
-                code = _error_code(exc.content)
+                code = error_code(exc.content)
                 if code == "REQUEST_LIMIT_EXCEEDED":
                     raise SourceLimitReached(
                         "Salesforce's daily API request limit is used up "
@@ -353,19 +322,19 @@ class SalesforceApi:
                     ) from None
                 raise SourceAuthError(
                     self.redact(
-                        f"Salesforce refused {what} ({code}): {_error_message(exc.content)}; "
+                        f"Salesforce refused {what} ({code}): {error_message(exc.content)}; "
                         "check the integration user's permissions (API Enabled, object access)"
                     )
                 ) from None
             except (SalesforceMalformedRequest, SalesforceResourceNotFound) as exc:
                 raise Rejected(
                     self.redact(
-                        f"Salesforce rejected {what} ({_error_code(exc.content)}): "
-                        f"{_error_message(exc.content)}; `qmon sources check` lists the "
+                        f"Salesforce rejected {what} ({error_code(exc.content)}): "
+                        f"{error_message(exc.content)}; `qmon sources check` lists the "
                         "objects and fields the integration user cannot read"
                     ),
-                    _error_code(exc.content),
-                    self.redact(_error_message(exc.content)),
+                    error_code(exc.content),
+                    self.redact(error_message(exc.content)),
                     getattr(exc, "status", 400),
                 ) from None
             except requests.exceptions.SSLError:
@@ -376,7 +345,7 @@ class SalesforceApi:
                     raise SyncError(
                         self.redact(
                             f"Salesforce answered {what} with HTTP {status} "
-                            f"({_error_code(exc.content)}): {_error_message(exc.content)}"
+                            f"({error_code(exc.content)}): {error_message(exc.content)}"
                         )
                     ) from None
                 failures += 1
@@ -392,34 +361,3 @@ class SalesforceApi:
 
     def close(self) -> None:
         self._session.close()
-
-
-def next_records_url(answer: dict[str, Any]) -> str | None:
-    """The `nextRecordsUrl` of a query page, or None when it was the last (`done`).
-
-    Raises:
-        SourceUnreachable: the page says it is not the last but gives no `nextRecordsUrl`.
-    """
-    if answer.get("done", True):
-        return None
-    url = answer.get("nextRecordsUrl")
-    if not url:
-        raise SourceUnreachable(
-            "Salesforce answered a query page with done: false but no nextRecordsUrl; is "
-            "instance_url Salesforce's?"
-        )
-    return str(url)
-
-
-def _error_code(content: Any) -> str:
-    try:
-        return str(content[0]["errorCode"])
-    except (TypeError, KeyError, IndexError):
-        return "UNKNOWN"
-
-
-def _error_message(content: Any) -> str:
-    try:
-        return str(content[0]["message"])[:300]
-    except (TypeError, KeyError, IndexError):
-        return "no details"

@@ -13,11 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from qmon.connectors.base import SourceUnreachable
-from qmon.connectors.salesforce.api import (
-    BULK_MAX_POLL_SECONDS,
-    BULK_MAX_WAIT_SECONDS,
-    BulkJobFailed,
-)
+from qmon.connectors.salesforce.api import BULK_MAX_POLL_SECONDS, BULK_MAX_WAIT_SECONDS
+from qmon.connectors.salesforce.wire import BulkJobFailed
 
 if TYPE_CHECKING:
     from qmon.connectors.salesforce.api import SalesforceApi

@@ -26,12 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qmon.connectors.base import ApiUsage, Finding, Page, RecordChange, SourceAuthError, SyncError
-from qmon.connectors.salesforce.api import (
-    BulkJobFailed,
-    SalesforceApi,
-    next_records_url,
-    soql_string,
-)
+from qmon.connectors.salesforce.api import SalesforceApi
 from qmon.connectors.salesforce.attributes import HISTORY, OPTIONAL, RECORD_TYPE, select_field
 from qmon.connectors.salesforce.mapping import (
     SalesforceMapper,
@@ -41,6 +36,7 @@ from qmon.connectors.salesforce.mapping import (
     sobjects,
 )
 from qmon.connectors.salesforce.spec import OBJECTS, SalesforceMappingSpec, SalesforceSourceSpec
+from qmon.connectors.salesforce.wire import BulkJobFailed, next_records_url, soql_string
 
 log = logging.getLogger(__name__)
 

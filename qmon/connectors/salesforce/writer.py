@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 
 from qmon.connectors.base import Finding, SourceAuthError, SyncError
 from qmon.connectors.registry import SourceConfig
-from qmon.connectors.salesforce.api import Rejected, SalesforceApi, soql_string
+from qmon.connectors.salesforce.api import SalesforceApi
+from qmon.connectors.salesforce.wire import Rejected, soql_string
 from qmon.errors import QmonError
 from qmon.writeback.protocol import Outcome, TaskRequest, Update, WriteRefused
 from qmon.writeback.values import STATES
