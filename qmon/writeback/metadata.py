@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from qmon.connectors.salesforce.setup import FIELD_TYPES, PERMISSION_SET, TASK_KEY, TASK_KEY_FIELD
+from qmon.connectors.salesforce.crm_setup import (
+    FIELD_TYPES,
+    PERMISSION_SET,
+    TASK_KEY,
+    TASK_KEY_FIELD,
+)
 from qmon.safeio import write_atomically
 
 _NS = "http://soap.sforce.com/2006/04/metadata"

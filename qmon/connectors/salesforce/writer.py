@@ -11,7 +11,7 @@ of the org's daily requests:
 - tasks: a `Task` with `WhatId` (the record; `WhoId` for a Contact), `OwnerId` (the
   instance's owner, when it is a user id), `ActivityDate`, `Subject`, `Priority`,
   `Description` and the key in the custom field `Qmon_Key__c`; found again by SOQL on it.
-- `check` and `setup`: `qmon.connectors.salesforce.setup` (the fields and the permission set
+- `check` and `setup`: `qmon.connectors.salesforce.crm_setup` (the fields and the permission set
   granting them). `qmon crm setup --emit-metadata DIR` writes the same as SFDX source instead
   (`qmon.writeback.metadata`), for admins who deploy metadata with the Salesforce CLI.
 """
@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 
 from qmon.connectors.base import Finding, SourceAuthError
 from qmon.connectors.registry import SourceConfig
-from qmon.connectors.salesforce import setup as crm_setup
+from qmon.connectors.salesforce import crm_setup
 from qmon.connectors.salesforce.api import SalesforceApi
-from qmon.connectors.salesforce.setup import TASK_KEY
+from qmon.connectors.salesforce.crm_setup import TASK_KEY
 from qmon.connectors.salesforce.wire import Rejected, soql_string
 from qmon.writeback.protocol import Outcome, TaskRequest, Update, WriteRefused
 
@@ -163,7 +163,7 @@ class SalesforceWriter:
         except SourceAuthError as exc:
             raise WriteRefused(str(exc)) from None
 
-    # -- sources check and setup (`qmon.connectors.salesforce.setup`) ---------------------
+    # -- sources check and setup (`qmon.connectors.salesforce.crm_setup`) ---------------------
 
     def check(self, objects: Sequence[str], *, tasks: bool) -> list[Finding]:
         return crm_setup.check_fields(self._api, self._fields, objects, tasks=tasks)
