@@ -6,7 +6,7 @@ promise reading attributes finds a subject's value at an instant by index
 An attribute is carried when its JSON value is neither null nor "" (README "Promise
 semantics"); the stored value is its text as conditions read it (`attribute_text`).
 
-Beside them, each event's `settled` (`settled_of`): what the event carries, kept on its own
+Beside them, each event's `settled` (`of_rows`): what the event carries, kept on its own
 row (and in `ix_events_role`) while no other event of its subject shares its instant. The
 value of an attribute at such an event's instant is then its own when it carries it, so the
 general path reads it from the row it scans instead of looking it up. Every write path sets
@@ -54,16 +54,12 @@ def attribute_rows(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
                 yield (row[_SRC], row[_ID], name, row[_ST], row[_SID], row[_AT], value)
 
 
-def settled_of(raw: str | None) -> str | None:
-    """An event's `settled` from its JSON `attributes`: a JSON object of what it carries
-    (`attribute_text`), "{}" when nothing; None when that is over `SETTLED_BYTES` (its
-    attributes are then looked up like those of an event sharing its instant)."""
-    return _packed(_carried(raw)) if raw else "{}"
-
-
 def of_rows(rows: Sequence[Sequence[Any]]) -> tuple[list[str | None], list[tuple[Any, ...]]]:
-    """`settled_of` each event row and the rows' `attribute_rows`, reading each JSON once
-    (the bulk writers)."""
+    """Each event row's `settled` and the rows' `attribute_rows`, reading each JSON once.
+
+    `settled` is a JSON object of what the event carries (`attribute_text`), "{}" when
+    nothing; None when that is over `SETTLED_BYTES` (its attributes are then looked up like
+    those of an event sharing its instant)."""
     settled: list[str | None] = []
     attributes: list[tuple[Any, ...]] = []
     for row in rows:
@@ -148,15 +144,15 @@ def sqlite_write(cur: Any, rows: Sequence[Sequence[Any]], attributes: list[tuple
     cur.executemany(_INSERT, attributes)
 
 
-def replace_of_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Store the attributes of event rows given as dicts (the CRM record path), replacing
-    what those events carried before, in the caller's transaction."""
+def replace_of_events(conn: Connection, rows: Sequence[dict[str, Any]],
+                      attributes: list[tuple[Any, ...]]) -> None:  # fmt: skip
+    """Store the attributes (`of_rows`) of event rows given as dicts (the CRM record path),
+    replacing what those events carried before, in the caller's transaction."""
     if not rows:
         return
     conn.execute(text("DELETE FROM event_attributes WHERE source = :source"
                       " AND event_id = :event_id"), rows)  # fmt: skip
-    carried = [dict(zip(ATTRIBUTE_COLUMNS, r, strict=True))
-               for r in attribute_rows([tuple(d[c] for c in EVENT_COLUMNS) for d in rows])]
+    carried = [dict(zip(ATTRIBUTE_COLUMNS, r, strict=True)) for r in attributes]
     if carried:
         conn.execute(text(f"INSERT INTO event_attributes ({', '.join(ATTRIBUTE_COLUMNS)}) "
                           f"VALUES ({', '.join(':' + c for c in ATTRIBUTE_COLUMNS)})"), carried)

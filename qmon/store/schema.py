@@ -40,7 +40,7 @@ class EventRow(SQLModel, table=True):
     an instant (`qmon.store.subjects`) without reading the table.
 
     `settled` is not part of the event: it is the store's note that the event settles its
-    subject's attributes at its own instant (`qmon.store.carried.settled_of`), so that a
+    subject's attributes at its own instant (`qmon.store.carried.of_rows`), so that a
     promise deciding on this event reads them from the row instead of looking them up.
     """
 

@@ -24,7 +24,6 @@ from qmon.store.purge import Purging, purge_floor
 from qmon.store.reads import EventReads, RoleRow
 from qmon.store.schema import EVENT_COLUMNS
 from qmon.store.writer import (
-    _ATTRS,
     _COLS,
     _SUBJECT,
     EventWriter,
@@ -252,7 +251,7 @@ class Store(EventReads, Bookkeeping, Purging):
             floor = purge_floor(conn)
             stored = self._record_rows(conn, source, list(latest))
             gone: list[dict[str, str]] = []
-            rows: list[dict[str, Any]] = []
+            written: list[tuple[Any, ...]] = []
             changed: set[tuple[str, str]] = set()
             for record, change in latest.items():
                 before = stored.get(record, set())
@@ -273,18 +272,20 @@ class Store(EventReads, Bookkeeping, Purging):
                     counts.new += 1
                 if before:
                     gone.append({"source": source, "record": record})
-                rows.extend({**dict(zip(EVENT_COLUMNS, row, strict=True)),
-                             "settled": carried.settled_of(row[_ATTRS])} for row in after)
+                written.extend(after)
                 changed.update((row[_SUBJECT[0]], row[_SUBJECT[1]]) for row in before | after)
             if gone:
                 carried.forget_of_records(conn, gone)
                 conn.execute(
                     text("DELETE FROM events WHERE source = :source AND record = :record"), gone
                 )
+            settled, attributes = carried.of_rows(written)
+            rows = [{**dict(zip(EVENT_COLUMNS, row, strict=True)), "settled": own}
+                    for row, own in zip(written, settled, strict=True)]  # fmt: skip
             if rows:
                 conn.execute(_upsert_statement(), rows)
-                carried.replace_of_events(conn, rows)
-                _note_sources(conn, (tuple(row.values()) for row in rows))
+                carried.replace_of_events(conn, rows, attributes)
+                _note_sources(conn, written)
             _mark_dirty(conn, changed)
             if position_us is not None:
                 self._save_cursor(conn, source, stream, position_us=position_us)

@@ -17,10 +17,9 @@ from qmon.store import carried
 from qmon.store.schema import EVENT_COLUMNS
 
 _COLS = ", ".join(EVENT_COLUMNS)
-#: What the upserts write: the event's columns and the store's `settled` (`carried.settled_of`)
+#: What the upserts write: the event's columns and the store's `settled` (`carried.of_rows`)
 _WRITTEN = f"{_COLS}, settled"
 _OCCURRED = EVENT_COLUMNS.index("occurred_us")
-_ATTRS = EVENT_COLUMNS.index("attributes")
 _CHANGED = [c for c in EVENT_COLUMNS if c not in ("source", "event_id")]
 
 
@@ -59,29 +58,34 @@ _SQLITE_UPSERT = (
 )
 
 
-def _sqlite_moved_subjects(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Mark the subjects that events of `rows` stored before belonged to, if an event moves
-    to another subject (see `CheckDirty`): before the upsert, while the old rows are there."""
+def _sqlite_batch(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """The batch's keys, subjects and instants as the temporary table `qmon_batch`, which
+    the marks of moved events and the clear of `settled` read."""
     cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_batch (source TEXT, event_id TEXT,"
-                    " subject_type TEXT, subject_id TEXT)")  # fmt: skip
+                    " subject_type TEXT, subject_id TEXT, occurred_us INTEGER)")  # fmt: skip
         cur.execute("DELETE FROM qmon_batch")
-        cur.executemany("INSERT INTO qmon_batch VALUES (?, ?, ?, ?)",
-                        [(r[0], r[1], r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows])  # fmt: skip
-        cur.execute(_MARK_DIRTY.format(rows=(
-            "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
-            " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
-            " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
-        )))  # fmt: skip
+        cur.executemany("INSERT INTO qmon_batch VALUES (?, ?, ?, ?, ?)", [
+            (r[0], r[1], r[_SUBJECT[0]], r[_SUBJECT[1]], r[_OCCURRED]) for r in rows])  # fmt: skip
     finally:
         cur.close()
+
+
+#: Marks the subjects that events of the batch stored before belonged to, if an event moves
+#: to another subject (see `CheckDirty`): before the upsert, while the old rows are there.
+_MARK_MOVED = (
+    "SELECT DISTINCT e.subject_type, e.subject_id, 1 FROM qmon_batch b"
+    " JOIN events e ON e.source = b.source AND e.event_id = b.event_id"
+    " WHERE e.subject_type <> b.subject_type OR e.subject_id <> b.subject_id"
+)
 
 
 def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]], settled: list[str | None],
                    *, settle: bool) -> int:  # fmt: skip
     """Upsert rows on the raw sqlite3 connection and (with `settle`) clear `settled` where
-    they share an instant with another event; returns how many rows changed.
+    they share an instant with another event (from `qmon_batch`, in one statement); returns
+    how many rows changed.
 
     An upsert whose row is already stored as given changes nothing and is not counted.
     """
@@ -89,13 +93,8 @@ def _sqlite_upsert(conn: Connection, rows: list[tuple[Any, ...]], settled: list[
     try:
         cur.executemany(_SQLITE_UPSERT, [(*r, o) for r, o in zip(rows, settled, strict=True)])
         changed = cur.rowcount
-        if settle:  # one statement from a table of the batch's instants: per row in SQL
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS qmon_instants (subject_type TEXT,"
-                        " subject_id TEXT, occurred_us INTEGER)")  # fmt: skip
-            cur.execute("DELETE FROM qmon_instants")
-            cur.executemany("INSERT INTO qmon_instants VALUES (?, ?, ?)",
-                            [(r[_SUBJECT[0]], r[_SUBJECT[1]], r[_OCCURRED]) for r in rows])
-            cur.execute(carried.unsettle_instants("qmon_instants"))
+        if settle:
+            cur.execute(carried.unsettle_instants("qmon_batch"))
         return changed
     finally:
         cur.close()
@@ -218,8 +217,11 @@ class EventWriter:
     def _write_sqlite(self, rows: list[tuple[Any, ...]], again: bool) -> None:
         if self._before is None:
             self._before = self._conn.execute(text("SELECT count(*) FROM events")).scalar_one()
-        if self._before > 0:  # an event can only move if there were events before
-            _sqlite_moved_subjects(self._conn, rows)
+        moved = self._before > 0  # an event can only move if there were events before
+        if moved or not self._fresh():
+            _sqlite_batch(self._conn, rows)
+        if moved:
+            self._conn.execute(text(_MARK_DIRTY.format(rows=_MARK_MOVED)))
         _mark_dirty(self._conn, ((r[_SUBJECT[0]], r[_SUBJECT[1]]) for r in rows))
         _note_sources(self._conn, rows)
         settled, attributes = carried.of_rows(rows)

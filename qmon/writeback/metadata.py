@@ -16,10 +16,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from qmon.connectors.salesforce.crm_setup import (
-    FIELD_TYPES,
     PERMISSION_SET,
-    TASK_KEY,
-    TASK_KEY_FIELD,
+    wanted_fields,
 )
 from qmon.safeio import write_atomically
 
@@ -84,13 +82,7 @@ def emit(
     directory: Path, objects: Sequence[str], fields: dict[str, str], *, tasks: bool
 ) -> list[Path]:
     """Write the SFDX project into `directory`; the files written."""
-    wanted = [
-        (obj, fields[name], label, meta)
-        for obj in objects
-        for name, (label, meta) in FIELD_TYPES.items()
-    ]
-    if tasks:
-        wanted.append(("Task", TASK_KEY, *TASK_KEY_FIELD))
+    wanted = wanted_fields(fields, objects, tasks)
     base = directory / "force-app" / "main" / "default"
     written: list[Path] = []
     for obj, name, label, meta in wanted:

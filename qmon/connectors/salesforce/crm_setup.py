@@ -116,7 +116,8 @@ def create_fields(api: SalesforceApi, fields: dict[str, str], source: str,
             "SELECT Id, DeveloperName FROM CustomField WHERE TableEnumOrId = "
             f"{soql_string(table)}"
         )
-        answer = _setup_call(api,
+        answer = _setup_call(
+            api,
             f"list the custom fields of {table}",
             lambda sf, q=soql: sf.toolingexecute("query/", params={"q": q}),
         )
@@ -142,7 +143,8 @@ def create_fields(api: SalesforceApi, fields: dict[str, str], source: str,
                     "FullName": f"{_table(obj)}.{name}",
                     "Metadata": {"label": label, "description": "Written by qmon", **meta},
                 }
-                _setup_call(api,
+                _setup_call(
+                    api,
                     f"create the field {obj}.{name}",
                     lambda sf, b=body: sf.toolingexecute(
                         "sobjects/CustomField/", method="POST", data=b
@@ -174,7 +176,8 @@ def _grant(
     elif dry_run:
         permset = None
     else:
-        made = _setup_call(api,
+        made = _setup_call(
+            api,
             "create the permission set",
             lambda sf: sf.PermissionSet.create(
                 {"Name": PERMISSION_SET, "Label": "qmon writeback"}
@@ -197,7 +200,8 @@ def _grant(
         if f"{obj}.{name}" in granted:
             continue
         if not dry_run:
-            _setup_call(api,
+            _setup_call(
+                api,
                 f"grant {obj}.{name}",
                 lambda sf, o=obj, n=name: sf.FieldPermissions.create(
                     {
@@ -223,7 +227,8 @@ def _grant(
         assigned = bool(rows.get("records"))
     if not assigned:
         if not dry_run:
-            _setup_call(api,
+            _setup_call(
+                api,
                 "assign the permission set",
                 lambda sf: sf.PermissionSetAssignment.create(
                     {"PermissionSetId": permset, "AssigneeId": user}

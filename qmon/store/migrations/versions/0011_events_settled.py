@@ -1,4 +1,4 @@
-"""Each event's `settled` (`qmon.store.carried.settled_of`): what it carries, on its own row
+"""Each event's `settled` (`qmon.store.carried.of_rows`): what it carries, on its own row
 and in `ix_events_role`, while no other event of its subject shares its instant, so that the
 general path reads a deciding event's attributes from the row it scans instead of looking
 them up. Filled from `event_attributes` in SQL.
@@ -30,15 +30,17 @@ def upgrade() -> None:
     postgres = bind.dialect.name == "postgresql"
     packed = ("json_object_agg(a.name, a.value)::text" if postgres
               else "json_group_object(a.name, a.value)")  # fmt: skip
-    size = "octet_length(settled)" if postgres else "length(CAST(settled AS BLOB))"
-    own = (f"(SELECT coalesce({packed}, '{{}}') FROM event_attributes a"
-           " WHERE a.source = events.source AND a.event_id = events.event_id)")  # fmt: skip
-    bind.execute(sa.text(f"UPDATE events SET settled = {own}"))
-    bind.execute(sa.text(f"UPDATE events SET settled = NULL WHERE {size} > {_SETTLED_BYTES}"))
+    size = "octet_length(p)" if postgres else "length(CAST(p AS BLOB))"
+    # One pass: what the event carries, unless that is too long or another event of its
+    # subject shares its instant.
+    own = (f"(SELECT CASE WHEN {size} > {_SETTLED_BYTES} THEN NULL ELSE p END FROM"
+           f" (SELECT coalesce({packed}, '{{}}') AS p FROM event_attributes a"
+           " WHERE a.source = events.source AND a.event_id = events.event_id) own)")  # fmt: skip
     bind.execute(sa.text(
-        "UPDATE events SET settled = NULL WHERE (subject_type, subject_id, occurred_us) IN"
+        "UPDATE events SET settled = CASE WHEN (subject_type, subject_id, occurred_us) IN"
         " (SELECT subject_type, subject_id, occurred_us FROM events"
-        " GROUP BY subject_type, subject_id, occurred_us HAVING count(*) > 1)"))  # fmt: skip
+        " GROUP BY subject_type, subject_id, occurred_us HAVING count(*) > 1)"
+        f" THEN NULL ELSE {own} END"))  # fmt: skip
     op.create_index("ix_events_role", "events", [*_ROLE, "settled"])
 
 
